@@ -1,0 +1,1 @@
+"""Topolab's control plane: the Django project and app (never runs as root)."""
