@@ -2,6 +2,7 @@
 # The whole suite: lint, types, frontend unit tests, then pytest (unit, kernel, web, e2e).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+export TOPOLAB_NETNS_GUARD=1
 export TOPOLAB_VAR_DIR=${TOPOLAB_VAR_DIR:-$PWD/var/test}
 mkdir -p "$TOPOLAB_VAR_DIR" test-artifacts
 echo "== ruff"; .venv/bin/python -m ruff check .
