@@ -53,6 +53,39 @@ def _strip_union_tags(loc: tuple[int | str, ...], data: Any) -> tuple[int | str,
     return tuple(out)
 
 
+def _schema_sentence(path: str, etype: str, msg: str, ctx: Any) -> tuple[str, str]:
+    """Return a sentence naming the field, and a hint, for one pydantic error."""
+    ctx = ctx if isinstance(ctx, dict) else {}
+    if etype == "missing":
+        return f"{path} is required but missing", ""
+    if etype == "extra_forbidden":
+        return f"{path} is not a field Topolab knows", ""
+    if etype == "union_tag_invalid":
+        return f"{path} has kind {ctx.get('tag')!r}, which is not a link kind Topolab knows", ""
+    if etype == "union_tag_not_found":
+        return f"{path} has no kind", 'add kind, e.g. "veth"'
+    if etype == "literal_error":
+        return (
+            f"{path} is not allowed here",
+            f"use {ctx.get('expected', 'one of the listed values')}",
+        )
+    if etype in ("int_parsing", "int_type", "int_from_float"):
+        return f"{path} must be a whole number", ""
+    if etype in ("tuple_type", "list_type"):
+        return f"{path} must be a list", "write [...] here"
+    if etype in ("model_type", "dict_type", "model_attributes_type"):
+        return f"{path} must be an object", "write {...} here"
+    if etype == "string_type":
+        return f"{path} must be text", ""
+    if etype in ("too_long", "too_short", "string_too_long", "string_too_short"):
+        return f"{path}: {msg[:1].lower()}{msg[1:]}", ""
+    if etype.startswith(("greater_than", "less_than")):
+        return f"{path}: {msg[:1].lower()}{msg[1:]}", "pick a value in the allowed range"
+    if etype == "value_error":
+        return f"{path}: {msg.removeprefix('Value error, ')}", ""
+    return f"{path}: {msg[:1].lower()}{msg[1:]}", ""
+
+
 def issues_from_validation_error(exc: ValidationError, data: Any) -> list[Issue]:
     """Translate pydantic's errors into ``Issue`` values with document paths."""
     issues: list[Issue] = []
@@ -78,14 +111,20 @@ def issues_from_validation_error(exc: ValidationError, data: Any) -> list[Issue]
                 Issue(
                     path,
                     f"schema.ip_{what}",
-                    f"not a valid IPv4 or IPv6 {what}",
+                    f"{path}: {str(err.get('input'))[:64]!r} is not "
+                    + (
+                        "an IPv4 or IPv6 address with a prefix length"
+                        if what == "interface"
+                        else f"a valid IPv4 or IPv6 {what}"
+                    ),
                     "for example 10.0.0.1/24 or 2001:db8::1/64"
                     if what == "interface"
                     else "for example 10.0.0.1 or 2001:db8::1",
                 )
             )
             continue
-        issues.append(Issue(path, f"schema.{etype}", str(err["msg"]), hint))
+        message, better_hint = _schema_sentence(path, etype, str(err["msg"]), err.get("ctx"))
+        issues.append(Issue(path, f"schema.{etype}", message, hint or better_hint))
     return issues
 
 
