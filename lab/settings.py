@@ -33,6 +33,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Outermost but security: sees every /api/ response, including Django's own errors.
+    "lab.api.middleware.ApiErrorShapeMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -82,6 +84,8 @@ STATIC_ROOT = VAR_DIR / "static"
 FRONTEND_DIST = BASE_DIR / "frontend" / "dist"
 STATICFILES_DIRS = [p for p in [BASE_DIR / "lab" / "static"] if p.exists()]
 LOGIN_URL = "/login"
+# JSON in the API's error shape under /api/, Django's page elsewhere.
+CSRF_FAILURE_VIEW = "lab.views.csrf_failure"
 
 REDIS_URL = os.environ.get("TOPOLAB_REDIS_URL", "redis://127.0.0.1:6379/0")
 CHANNEL_LAYERS = {
@@ -106,3 +110,6 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("TOPOLAB_LOG_LEVEL", "INFO")},
 }
+
+# A lab host whose last heartbeat is older than this many seconds counts as down.
+TOPOLAB_HOST_HEARTBEAT_TIMEOUT = int(os.environ.get("TOPOLAB_HOST_HEARTBEAT_TIMEOUT", "30"))

@@ -32,7 +32,14 @@ from ipaddress import (
 )
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 SCHEMA_VERSION = 1
 MAX_NAME = 64  # structural bound; the kernel's real limits are checked in validate.py
@@ -41,9 +48,21 @@ MAX_ITEMS = 4096
 Name = Annotated[str, Field(min_length=1, max_length=MAX_NAME)]
 Text = Annotated[str, Field(max_length=4096)]
 MacAddress = Annotated[str, Field(pattern=r"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$")]
-IPAddress = IPv4Address | IPv6Address
-IPInterface = IPv4Interface | IPv6Interface
-IPNetwork = IPv4Network | IPv6Network
+
+
+def _written_as_text(value: Any) -> Any:
+    # pydantic takes 1 or true as an address (0.0.0.1); a document writes addresses as text.
+    if isinstance(value, bool | int | float | bytes):
+        raise ValueError("an address is written as a string, for example 10.0.0.1/24")
+    return value
+
+
+_AsText = BeforeValidator(_written_as_text)
+IPAddress = Annotated[IPv4Address | IPv6Address, _AsText]
+IPInterface = Annotated[IPv4Interface | IPv6Interface, _AsText]
+IPNetwork = Annotated[IPv4Network | IPv6Network, _AsText]
+IPv4Text = Annotated[IPv4Address, _AsText]
+IPv6Text = Annotated[IPv6Address, _AsText]
 
 
 class Model(BaseModel):
@@ -128,8 +147,8 @@ class Node(Model):
     name: Name
     kind: Literal["host", "router", "switch"] = "host"
     interfaces: Annotated[tuple[Interface, ...], Field(max_length=MAX_ITEMS)] = ()
-    gateway: IPv4Address | None = None
-    gateway6: IPv6Address | None = None
+    gateway: IPv4Text | None = None
+    gateway6: IPv6Text | None = None
     routes: Annotated[tuple[Route, ...], Field(max_length=MAX_ITEMS)] = ()
     stp: bool = False
     bridges: Annotated[tuple[Bridge, ...], Field(max_length=64)] = ()

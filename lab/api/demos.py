@@ -1,0 +1,68 @@
+"""The demo library: list demos, open one as a lab of one's own, run it.
+
+``GET /api/demos`` and ``GET /api/demos/{slug}`` describe the library (the
+explanation as Markdown and as sanitized HTML); ``POST /api/demos/{slug}/open``
+makes a lab owned by the caller with the demo's topology; ``POST
+/api/labs/{id}/demo/run`` runs the demo of a running demo lab on its lab host and
+returns the probes, views and journey. Another user's lab is 404, never 403.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest
+from ninja import Router, Schema, Status
+
+from lab.api.errors import errors
+from lab.demos import services
+
+router = Router(tags=["demos"])
+
+
+class DemoOut(Schema):
+    slug: str
+    title: str
+    summary: str
+    explanation: str
+    explanation_html: str
+    show: list[str]
+
+
+class DemoDetailOut(DemoOut):
+    topology: dict[str, Any]
+    probes: list[dict[str, Any]]
+    journey: dict[str, Any] | None
+
+
+class OpenedOut(Schema):
+    lab_id: int
+
+
+@router.get("/demos", response={200: list[DemoOut], **errors(401)})
+def list_demos(request: HttpRequest) -> list[dict[str, Any]]:
+    """Return every demo of the library, with its explanation rendered to safe HTML."""
+    services.services._user_id(request.user)
+    return [services.demo_summary(d) for d in services.list_demos()]
+
+
+@router.get("/demos/{slug}", response={200: DemoDetailOut, **errors(401, 404)})
+def get_demo(request: HttpRequest, slug: str) -> dict[str, Any]:
+    """Return one demo with its topology, probes and journey."""
+    services.services._user_id(request.user)
+    return services.demo_detail(services.check_demo(slug))
+
+
+@router.post("/demos/{slug}/open", response={201: OpenedOut, **errors(401, 404)})
+def open_demo(request: HttpRequest, slug: str) -> Status[dict[str, Any]]:
+    """Create a lab owned by the caller with the demo's topology; deploy it next."""
+    lab = services.do_open_demo(request.user, slug)
+    return Status(201, {"lab_id": lab.pk})
+
+
+@router.post(
+    "/labs/{lab_id}/demo/run", response={200: dict[str, Any], **errors(401, 404, 409, 503)}
+)
+def run_demo(request: HttpRequest, lab_id: int) -> dict[str, Any]:
+    """Run the demo of the caller's running demo lab on its lab host; return the results."""
+    return services.do_run_demo(request.user, lab_id)

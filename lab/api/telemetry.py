@@ -1,0 +1,165 @@
+"""Captures and packet journeys: the web side asks the lab host's agent (Redis RPC).
+
+The agent runs tcpdump and the journey as root on the lab host; this router only
+authorizes (a capture belongs to its lab, and so to the lab's owner; anyone else gets
+404 as for labs), validates input, and relays. A capture's lab and host are kept in
+Redis under `topolab:capture:<id>` so stop and download find them again.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import secrets
+from typing import Any
+
+import redis
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from ninja import Router, Schema, Status
+
+from lab import services
+from lab.api.errors import errors
+from lab.services import InvalidInput, NotFound, ServiceError
+from lab.topology import Issue
+from worker.telemetry import rpc
+
+router = Router(tags=["telemetry"])
+
+CAPTURE_KEY_TTL = 7 * 24 * 3600
+_CAPTURE_ID = re.compile(r"^[0-9a-f]{16}$")
+_FIELD_NAMES = {"node", "interface", "filter", "src", "dst", "count", "limits"}
+
+
+class CaptureIn(Schema):
+    node: str
+    interface: str
+    filter: str = ""
+    max_seconds: float | None = None
+    max_bytes: int | None = None
+
+
+class JourneyIn(Schema):
+    src: str
+    dst: str
+    count: int = 3
+
+
+class AgentUnavailable(ServiceError):
+    """The lab host's agent did not answer (503)."""
+
+    status = 503
+    code = "agent.unavailable"
+
+
+def _client() -> redis.Redis:
+    return redis.Redis.from_url(settings.REDIS_URL, socket_timeout=60, socket_connect_timeout=5)
+
+
+def _capture_key(capture_id: str) -> str:
+    return f"topolab:capture:{capture_id}"
+
+
+def _agent_error(exc: rpc.AgentError) -> ServiceError:
+    """Map an agent refusal to the API's error shape, naming the field at fault."""
+    if exc.code == "agent.unavailable":
+        return AgentUnavailable(exc.message)
+    if exc.code.endswith("not_found"):
+        return NotFound(exc.message, code=exc.code)
+    if exc.code.endswith("not_running"):
+        return ServiceError(exc.message, code=exc.code, status=409)
+    field = exc.field if exc.field in _FIELD_NAMES else ""
+    issues = [Issue(path=field, code=exc.code, message=exc.message)] if field else []
+    return InvalidInput(exc.message, code=exc.code, issues=issues)
+
+
+def _call(host: str, op: str, args: dict[str, Any], timeout: float = 30.0) -> dict[str, Any]:
+    try:
+        return rpc.call(_client(), host, op, args, timeout)
+    except rpc.AgentError as exc:
+        raise _agent_error(exc) from exc
+    except redis.RedisError as exc:
+        raise AgentUnavailable(f"cannot reach Redis: {exc}") from exc
+
+
+def _lab_host(request: HttpRequest, lab_id: int) -> str:
+    lab = services.check_lab_access(request.user, lab_id)  # type: ignore[arg-type]
+    return services.pick_host(lab, "deploy")
+
+
+def _capture_owner(request: HttpRequest, capture_id: str) -> tuple[int, str]:
+    """(lab id, host) of a capture of the caller's; 404 for anyone else's."""
+    if not _CAPTURE_ID.match(capture_id):
+        raise NotFound(f"no capture {capture_id}", code="capture.not_found")
+    raw = _client().get(_capture_key(capture_id))
+    if raw is None:
+        raise NotFound(f"no capture {capture_id}", code="capture.not_found")
+    data = json.loads(raw)  # type: ignore[arg-type]
+    try:
+        services.check_lab_access(request.user, int(data["lab"]))  # type: ignore[arg-type]
+    except NotFound:
+        raise NotFound(f"no capture {capture_id}", code="capture.not_found") from None
+    return int(data["lab"]), str(data["host"])
+
+
+@router.post(
+    "/labs/{lab_id}/captures", response={201: dict[str, Any], **errors(400, 401, 404, 409, 503)}
+)
+def start_capture(request: HttpRequest, lab_id: int, payload: CaptureIn) -> Status[dict[str, Any]]:
+    """Start tcpdump on one interface of a node; lines arrive as `capture.lines` events."""
+    host = _lab_host(request, lab_id)
+    args: dict[str, Any] = {
+        "lab": lab_id,
+        "node": payload.node,
+        "interface": payload.interface,
+        "filter": payload.filter,
+        "max_seconds": payload.max_seconds,
+        "max_bytes": payload.max_bytes,
+    }
+    args["id"] = secrets.token_hex(8)
+    _client().set(
+        _capture_key(args["id"]), json.dumps({"lab": lab_id, "host": host}), ex=CAPTURE_KEY_TTL
+    )
+    try:
+        info = _call(host, "capture.start", args)
+    except ServiceError:
+        _client().delete(_capture_key(args["id"]))
+        raise
+    info.pop("pcap_path", None)  # a lab-host path means nothing to the browser
+    return Status(201, info)
+
+
+@router.post("/captures/{capture_id}/stop", response={200: dict[str, Any], **errors(401, 404, 503)})
+def stop_capture(request: HttpRequest, capture_id: str) -> dict[str, Any]:
+    """Stop a capture; the pcap stays downloadable."""
+    lab_id, host = _capture_owner(request, capture_id)
+    info = _call(host, "capture.stop", {"lab": lab_id, "id": capture_id})
+    info.pop("pcap_path", None)
+    return info
+
+
+@router.get("/captures/{capture_id}/pcap", response={200: None, **errors(401, 404, 503)})
+def download_pcap(request: HttpRequest, capture_id: str) -> HttpResponse:
+    """The capture's pcap file (as far as written, if it still runs)."""
+    lab_id, host = _capture_owner(request, capture_id)
+    data = _call(host, "capture.pcap", {"lab": lab_id, "id": capture_id}, timeout=60)
+    response = HttpResponse(
+        base64.b64decode(data["pcap"]), content_type="application/vnd.tcpdump.pcap"
+    )
+    response["Content-Disposition"] = f'attachment; filename="capture-{capture_id}.pcap"'
+    return response
+
+
+@router.post(
+    "/labs/{lab_id}/journeys", response={200: dict[str, Any], **errors(400, 401, 404, 409, 503)}
+)
+def start_journey(request: HttpRequest, lab_id: int, payload: JourneyIn) -> dict[str, Any]:
+    """Ping from node `src` to address `dst` and return every hop in order."""
+    host = _lab_host(request, lab_id)
+    return _call(
+        host,
+        "journey",
+        {"lab": lab_id, "src": payload.src, "dst": payload.dst, "count": payload.count},
+        60,
+    )

@@ -1,0 +1,135 @@
+"""Roles and the one question every lab endpoint asks: may this user do this to that lab?
+
+Roles are Django groups (``admin``, ``instructor``, ``student``) with model
+permissions, made by ``ensure_roles()``. Lab access is decided only by
+``can_access_lab(user, lab, action)``: the owner may do everything; an admin
+may too; an instructor may act on the labs of their own courses (students'
+exercise copies and the exercises' source labs); nobody else may, and callers
+answer 404 so that a lab's existence never leaks.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.models import Group, Permission
+from django.db.models import Q, QuerySet
+
+ADMIN, INSTRUCTOR, STUDENT = "admin", "instructor", "student"
+ROLES = (ADMIN, INSTRUCTOR, STUDENT)
+
+# What a lab endpoint does; consoles, captures and checks are separate because a
+# course may one day allow instructors to watch but not to type.
+ACTIONS = frozenset(
+    {"read", "write", "delete", "deploy", "capture", "console", "checks", "journey"}
+)
+
+_CLASSROOM_MODELS = (
+    "course",
+    "exercise",
+    "exerciseattempt",
+    "checkstatus",
+    "reservation",
+    "quota",
+    "logintoken",
+)
+_ROLE_PERMS: dict[str, list[str]] = {
+    INSTRUCTOR: [
+        "add_course",
+        "change_course",
+        "view_course",
+        "add_exercise",
+        "change_exercise",
+        "delete_exercise",
+        "view_exercise",
+        "view_exerciseattempt",
+        "view_checkstatus",
+        "add_reservation",
+        "view_reservation",
+        "add_lab",
+        "view_lab",
+    ],
+    STUDENT: ["view_course", "view_exercise", "add_reservation", "view_reservation", "add_lab"],
+}
+
+
+def ensure_roles(using: str = "default") -> dict[str, Group]:
+    """Create the three role groups with their permissions (idempotent); return them.
+
+    ``admin`` gets every permission of the ``lab`` app. Safe to call from a
+    post_migrate handler and from tests.
+    """
+    groups: dict[str, Group] = {}
+    lab_perms = Permission.objects.using(using).filter(content_type__app_label="lab")
+    for role in ROLES:
+        group, _ = Group.objects.using(using).get_or_create(name=role)
+        if role == ADMIN:
+            wanted = list(lab_perms)
+        else:
+            wanted = list(lab_perms.filter(codename__in=_ROLE_PERMS[role]))
+        group.permissions.add(*wanted)
+        groups[role] = group
+    return groups
+
+
+def has_role(user: Any, role: str) -> bool:
+    """Return whether ``user`` is in role group ``role`` (superusers hold every role)."""
+    if not getattr(user, "is_authenticated", False):
+        return False
+    if user.is_superuser:
+        return True
+    return bool(user.groups.filter(name=role).exists())
+
+
+def is_admin(user: Any) -> bool:
+    """Return whether ``user`` is an admin (superuser or in the ``admin`` group)."""
+    return has_role(user, ADMIN)
+
+
+def instructs(user: Any, course: Any) -> bool:
+    """Return whether ``user`` may manage ``course`` (an instructor of it, or an admin)."""
+    if not getattr(user, "is_authenticated", False):
+        return False
+    return is_admin(user) or course.instructors.filter(pk=user.pk).exists()
+
+
+def can_access_lab(user: Any, lab: Any, action: str) -> bool:
+    """Return whether ``user`` may do ``action`` to ``lab``.
+
+    The owner and admins may do anything. An instructor may act on a lab that
+    is a student's copy of an exercise in a course they teach, or the source lab
+    of such an exercise. Everybody else may not, whatever the action.
+
+    Raises:
+        ValueError: ``action`` is not one of ``ACTIONS`` (a programming error).
+    """
+    if action not in ACTIONS:
+        raise ValueError(f"unknown lab action {action!r}; known: {sorted(ACTIONS)}")
+    if not getattr(user, "is_authenticated", False) or not getattr(user, "is_active", False):
+        return False
+    if lab.owner_id == user.pk or is_admin(user):
+        return True
+    from lab.classroom.models import Exercise, ExerciseAttempt
+
+    if ExerciseAttempt.objects.filter(lab_id=lab.pk, exercise__course__instructors=user).exists():
+        return True
+    return bool(Exercise.objects.filter(source_lab_id=lab.pk, course__instructors=user).exists())
+
+
+def accessible_labs_filter(user: Any) -> Q:
+    """Return a ``Q`` on ``Lab`` selecting every lab ``user`` may read (for list queries)."""
+    if not getattr(user, "is_authenticated", False):
+        return Q(pk__in=[])
+    if is_admin(user):
+        return Q()
+    return (
+        Q(owner_id=user.pk)
+        | Q(attempt__exercise__course__instructors=user)
+        | Q(pk__in=_source_labs(user))
+    )
+
+
+def _source_labs(user: Any) -> QuerySet[Any]:
+    from lab.classroom.models import Exercise
+
+    return Exercise.objects.filter(course__instructors=user).values("source_lab_id")
