@@ -113,22 +113,29 @@ def _user_id(user: User) -> int:
     return int(user.pk)
 
 
-def check_lab_access(user: User, lab_id: int, *, for_update: bool = False) -> Lab:
-    """Return the user's lab ``lab_id``.
+def check_lab_access(
+    user: User, lab_id: int, *, action: str = "read", for_update: bool = False
+) -> Lab:
+    """Return lab ``lab_id`` when ``user`` may do ``action`` to it.
+
+    The owner may do anything; an instructor may act on the labs of the courses
+    they teach (``lab.classroom.permissions.can_access_lab`` is the one rule).
 
     With ``for_update`` the row is locked (``SELECT ... FOR UPDATE``): call it inside
     ``transaction.atomic()``; it serializes every state change of one lab.
 
     Raises:
         NotAuthenticated: the user is anonymous.
-        NotFound: no such lab, or it belongs to somebody else (indistinguishable).
+        NotFound: no such lab, or the user may not touch it (indistinguishable).
     """
-    owner_id = _user_id(user)
-    query = Lab.objects.filter(pk=lab_id, owner_id=owner_id)
+    from lab.classroom.permissions import can_access_lab
+
+    _user_id(user)
+    query = Lab.objects.filter(pk=lab_id)
     # PostgreSQL refuses FOR UPDATE across the nullable host join: lock without it.
     query = query.select_for_update() if for_update else query.select_related("host")
     lab = query.first()
-    if lab is None:
+    if lab is None or not can_access_lab(user, lab, action):
         raise NotFound(f"no lab {lab_id}", code="lab.not_found")
     return lab
 
@@ -140,13 +147,13 @@ def check_deployment_access(user: User, deployment_id: int) -> Deployment:
         NotAuthenticated: the user is anonymous.
         NotFound: no such deployment, or its lab is somebody else's.
     """
-    owner_id = _user_id(user)
+    from lab.classroom.permissions import can_access_lab
+
+    _user_id(user)
     deployment = (
-        Deployment.objects.filter(pk=deployment_id, lab__owner_id=owner_id)
-        .select_related("lab", "revision")
-        .first()
+        Deployment.objects.filter(pk=deployment_id).select_related("lab", "revision").first()
     )
-    if deployment is None:
+    if deployment is None or not can_access_lab(user, deployment.lab, "read"):
         raise NotFound(f"no deployment {deployment_id}", code="deployment.not_found")
     return deployment
 

@@ -101,7 +101,7 @@ def get_lab(request: HttpRequest, lab_id: int) -> dict[str, Any]:
 @router.patch("/labs/{lab_id}", response={200: LabOut, **errors(400, 401, 403, 404)})
 def patch_lab(request: HttpRequest, lab_id: int, payload: LabPatchIn) -> dict[str, Any]:
     """Change a lab's name and/or description."""
-    lab = check_lab_access(request.user, lab_id)
+    lab = check_lab_access(request.user, lab_id, action="write")
     services.do_update_lab(lab, name=payload.name, description=payload.description)
     return lab_detail(lab)
 
@@ -109,7 +109,7 @@ def patch_lab(request: HttpRequest, lab_id: int, payload: LabPatchIn) -> dict[st
 @router.delete("/labs/{lab_id}", response={204: None, **errors(401, 403, 404, 409)})
 def delete_lab(request: HttpRequest, lab_id: int) -> Status[None]:
     """Delete a stopped lab (409 while it is deployed or a deployment runs)."""
-    lab = check_lab_access(request.user, lab_id)
+    lab = check_lab_access(request.user, lab_id, action="delete")
     services.do_delete_lab(lab)
     return Status(204, None)
 
@@ -117,7 +117,7 @@ def delete_lab(request: HttpRequest, lab_id: int) -> Status[None]:
 @router.post("/labs/{lab_id}/duplicate", response={201: LabOut, **errors(401, 403, 404)})
 def duplicate_lab(request: HttpRequest, lab_id: int) -> Status[dict[str, Any]]:
     """Copy a lab (name + " (copy)", latest topology as revision 1, draft)."""
-    lab = check_lab_access(request.user, lab_id)
+    lab = check_lab_access(request.user, lab_id, action="read")
     return Status(201, lab_detail(services.do_duplicate_lab(lab, request.user)))
 
 
@@ -128,7 +128,7 @@ def duplicate_lab(request: HttpRequest, lab_id: int) -> Status[dict[str, Any]]:
 )
 def put_topology(request: HttpRequest, lab_id: int) -> dict[str, Any]:
     """Save the lab's topology: a new revision when valid; kept as the draft and 400 when not."""
-    lab = check_lab_access(request.user, lab_id)
+    lab = check_lab_access(request.user, lab_id, action="write")
     document = read_json_body(request)
     if not isinstance(document, dict):
         raise InvalidInput(
@@ -182,7 +182,7 @@ def _deployment_response(deployment: Any) -> Status[dict[str, Any]]:
 )
 def deploy_lab(request: HttpRequest, lab_id: int) -> Status[dict[str, Any]]:
     """Build the lab's latest revision on its lab host (409 while another deployment runs)."""
-    lab = check_lab_access(request.user, lab_id)
+    lab = check_lab_access(request.user, lab_id, action="deploy")
     return _deployment_response(services.do_request_deploy(lab, request.user))
 
 
@@ -191,7 +191,7 @@ def deploy_lab(request: HttpRequest, lab_id: int) -> Status[dict[str, Any]]:
 )
 def apply_lab(request: HttpRequest, lab_id: int) -> Status[dict[str, Any]]:
     """Reconcile the running lab with its latest revision."""
-    lab = check_lab_access(request.user, lab_id)
+    lab = check_lab_access(request.user, lab_id, action="deploy")
     return _deployment_response(services.do_request_apply(lab, request.user))
 
 
@@ -200,7 +200,7 @@ def apply_lab(request: HttpRequest, lab_id: int) -> Status[dict[str, Any]]:
 )
 def destroy_lab(request: HttpRequest, lab_id: int) -> Status[dict[str, Any]]:
     """Remove everything the lab owns in the kernel."""
-    lab = check_lab_access(request.user, lab_id)
+    lab = check_lab_access(request.user, lab_id, action="deploy")
     return _deployment_response(services.do_request_destroy(lab, request.user))
 
 

@@ -83,8 +83,8 @@ def _call(host: str, op: str, args: dict[str, Any], timeout: float = 30.0) -> di
         raise AgentUnavailable(f"cannot reach Redis: {exc}") from exc
 
 
-def _lab_host(request: HttpRequest, lab_id: int) -> str:
-    lab = services.check_lab_access(request.user, lab_id)  # type: ignore[arg-type]
+def _lab_host(request: HttpRequest, lab_id: int, action: str) -> str:
+    lab = services.check_lab_access(request.user, lab_id, action=action)  # type: ignore[arg-type]
     return services.pick_host(lab, "deploy")
 
 
@@ -97,7 +97,9 @@ def _capture_owner(request: HttpRequest, capture_id: str) -> tuple[int, str]:
         raise NotFound(f"no capture {capture_id}", code="capture.not_found")
     data = json.loads(raw)  # type: ignore[arg-type]
     try:
-        services.check_lab_access(request.user, int(data["lab"]))  # type: ignore[arg-type]
+        services.check_lab_access(  # type: ignore[arg-type]
+            request.user, int(data["lab"]), action="capture"
+        )
     except NotFound:
         raise NotFound(f"no capture {capture_id}", code="capture.not_found") from None
     return int(data["lab"]), str(data["host"])
@@ -108,7 +110,7 @@ def _capture_owner(request: HttpRequest, capture_id: str) -> tuple[int, str]:
 )
 def start_capture(request: HttpRequest, lab_id: int, payload: CaptureIn) -> Status[dict[str, Any]]:
     """Start tcpdump on one interface of a node; lines arrive as `capture.lines` events."""
-    host = _lab_host(request, lab_id)
+    host = _lab_host(request, lab_id, "capture")
     args: dict[str, Any] = {
         "lab": lab_id,
         "node": payload.node,
@@ -156,7 +158,7 @@ def download_pcap(request: HttpRequest, capture_id: str) -> HttpResponse:
 )
 def start_journey(request: HttpRequest, lab_id: int, payload: JourneyIn) -> dict[str, Any]:
     """Ping from node `src` to address `dst` and return every hop in order."""
-    host = _lab_host(request, lab_id)
+    host = _lab_host(request, lab_id, "journey")
     return _call(
         host,
         "journey",

@@ -1,0 +1,90 @@
+"""Pure parts of the demo library: the catalog's consistency, argv building, hop matching."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from lab.demos import DEMOS, Demo
+from lab.topology.load import load_topology
+from worker import demos, programs
+
+
+@pytest.mark.parametrize("demo", DEMOS, ids=lambda d: d.slug)
+def test_catalog_entry_is_consistent(demo: Demo) -> None:
+    topology = load_topology(demo.topology)
+    names = {n.name for n in topology.nodes}
+    assert {p.src for p in demo.probes} <= names
+    assert demo.journey is not None and demo.journey.src in names
+    for token in demo.journey.must_show:
+        if ":" in token and " " not in token:  # a place: it must be a real interface
+            node, _, iface = token.partition(":")
+            found = topology.node(node)
+            assert found is not None and found.interface(iface) is not None, token
+    assert set(demo.show) <= {"fdb", "matrix"}
+
+
+def test_program_argv_drops_privileges_except_for_the_macvtap_reader() -> None:
+    tunnel = programs.ProgramSpec("siteA", "tun0", "tunnel", ("--local", "1.2.3.4:5"))
+    argv = programs.program_argv("l7", tunnel)
+    assert argv[:3] == ["nsenter", "--net=/run/netns/tl-l7-siteA", "--"]
+    assert argv[3] == "setpriv" and "--no-new-privs" in argv and "--clear-groups" in argv
+    assert "--reuid=65534" in argv and "--bounding-set=-all" in argv
+    tool = argv[argv.index("-m") + 1 :]
+    assert tool == ["worker.apps.tunnel", "--tun", "tun0", "--local", "1.2.3.4:5", "--trace"]
+
+    reader = programs.ProgramSpec("lan", "mvtap0", "macvtap-reader", ("--answer",))
+    argv = programs.program_argv("l7", reader)
+    assert "setpriv" not in argv  # it opens the character device as root, then drops
+    assert argv[-2:] == ["--user", "nobody"]
+
+    hold = programs.ProgramSpec("vm", "tap0", "hold", ())
+    assert "--keep-persistent" in programs.program_argv("l7", hold)
+
+
+def test_ping_argv_keeps_only_net_raw() -> None:
+    argv = demos.ping_argv("tl-l7-a", "10.0.0.2")
+    assert "--ambient-caps=-all,+net_raw" in argv and "--bounding-set=-all,+net_raw" in argv
+    assert argv[-2:] == ["--", "10.0.0.2"]  # an address can never become an option
+
+
+def _hop(node: str, iface: str, direction: str, **extra: Any) -> dict[str, Any]:
+    hop = {"node": node, "interface": iface, "direction": direction, "packet": "request"}
+    hop.update({"seq": 1, "ts": 0.0, "changes": [], "encapsulation": [], **extra})
+    hop["text"] = demos._hop_text(hop)
+    return hop
+
+
+def test_journey_tokens() -> None:
+    hops = [
+        _hop("h1", "eth0", "out", ttl=64),
+        _hop("r1", "eth1", "out", ttl=63, changes=["ttl 64 -> 63"]),
+        _hop("a", "eth0", "out", vni=100, encapsulation=["vxlan vni 100 1.1.1.1 > 2.2.2.2"]),
+    ]
+    assert demos.journey_shows(hops, "h1:eth0")
+    assert not demos.journey_shows(hops, "h1:eth1")
+    assert demos.journey_shows(hops, "ttl")
+    assert not demos.journey_shows(hops[:1], "ttl")  # a TTL alone is no decrement
+    assert demos.journey_shows(hops, "vni 100") and demos.journey_shows(hops, "vxlan")
+    assert not demos.journey_shows(hops, "udp")
+
+
+def test_program_hops_are_placed_next_to_the_kernels_sighting() -> None:
+    kernel = [
+        _hop("a", "tun0", "out", ts=10.0),
+        _hop("a", "eth0", "out", ts=10.0002),
+        _hop("b", "tun0", "in", ts=10.0009),
+    ]
+    read = {**_hop("a", "tun0", "tun->udp"), "ts": 10.0005, "app": "tunnel"}
+    written = {**_hop("b", "tun0", "udp->tun"), "ts": 10.0012, "app": "tunnel"}
+    placed = demos._anchor(kernel, [read, written])
+    order = sorted(kernel + placed, key=lambda h: h["ts"])
+    assert [(h["node"], h["interface"], h["direction"]) for h in order] == [
+        ("a", "tun0", "out"),
+        ("a", "tun0", "tun->udp"),
+        ("a", "eth0", "out"),
+        ("b", "tun0", "udp->tun"),
+        ("b", "tun0", "in"),
+    ]
+    assert read["trace_ts"] == 10.0005  # the program's own clock is kept

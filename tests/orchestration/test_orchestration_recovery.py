@@ -1,0 +1,120 @@
+"""Crashes: a worker SIGKILLed in the middle of a deploy, Redis restarted during a run of
+deploys. Every deployment ends in a final state and nothing is left in the kernel."""
+
+from __future__ import annotations
+
+import random
+import signal
+import time
+
+import pytest
+
+from tests.conftest import RedisServer
+from tests.orchestration.conftest import (
+    Cluster,
+    LabFactory,
+    lab_namespaces,
+    request_action,
+    star,
+    wait_final,
+)
+
+pytestmark = [pytest.mark.web, pytest.mark.kernel]
+
+
+@pytest.fixture(scope="module")
+def host(cluster: Cluster) -> str:
+    name = f"rec{random.randrange(16**6):06x}"
+    cluster.add_worker(name, concurrency=3)
+    return name
+
+
+def _assign(lab: object, host: str) -> None:
+    from lab.models import Lab, LabHost
+
+    Lab.objects.filter(pk=lab.pk).update(host=LabHost.objects.get(name=host))  # type: ignore[attr-defined]
+
+
+def _verified(lab_key: str, doc: dict[str, object]) -> list[str]:
+    """What the engine would still do for the lab (empty: the kernel matches)."""
+    from lab.topology.load import load_topology
+    from worker import enginelink
+    from worker.kernel import default_kernel
+
+    try:
+        return enginelink.verify(lab_key, load_topology(doc), ())
+    finally:
+        # Our own sockets in the lab's namespaces must not keep them alive.
+        default_kernel().close()
+
+
+def test_worker_killed_mid_deploy_ends_running_and_verified_or_failed_and_empty(
+    host: str, cluster: Cluster, make_lab: LabFactory, transactional_db: None
+) -> None:
+    from lab.models import Deployment, Lab
+
+    cluster.wait_up(host)
+    doc = star(150, "big")
+    lab = make_lab(doc)
+    _assign(lab, host)
+    dep = request_action(Lab.objects.get(pk=lab.pk), "deploy")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        row = Deployment.objects.get(pk=dep.pk)
+        if row.state == Deployment.State.APPLYING and row.progress_done >= 10:
+            break
+        assert not row.is_final, "the deploy finished before it could be interrupted"
+        time.sleep(0.01)
+    worker = cluster.workers[host]
+    worker.kill(signal.SIGKILL)
+    interrupted = Deployment.objects.get(pk=dep.pk)
+    assert not interrupted.is_final
+    assert lab_namespaces(lab.key), "the kill came before anything was built"
+    worker.start()
+    final = wait_final(dep.pk, timeout=120, cluster=cluster)
+    if final.state == Deployment.State.RUNNING:
+        assert len(lab_namespaces(lab.key)) == 151
+        assert _verified(lab.key, doc) == []
+    else:
+        assert final.state == Deployment.State.FAILED
+        assert lab_namespaces(lab.key) == set()
+    dep2 = request_action(Lab.objects.get(pk=lab.pk), "destroy")
+    assert wait_final(dep2.pk, cluster=cluster).state == Deployment.State.DESTROYED
+    assert lab_namespaces(lab.key) == set()
+
+
+def test_redis_restarted_during_deploys_every_deployment_ends_and_nothing_is_left(
+    host: str,
+    cluster: Cluster,
+    make_lab: LabFactory,
+    redis_server: RedisServer,
+    transactional_db: None,
+) -> None:
+    from lab.models import Deployment, Lab
+
+    cluster.wait_up(host)
+    labs = [make_lab(star(19, f"r{i}"), name=f"r{i}") for i in range(6)]
+    for lab in labs:
+        _assign(lab, host)
+    deps = [request_action(Lab.objects.get(pk=lab.pk), "deploy") for lab in labs]
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        states = set(
+            Deployment.objects.filter(pk__in=[d.pk for d in deps]).values_list("state", flat=True)
+        )
+        if Deployment.State.APPLYING in states or states & Deployment.FINAL_STATES:
+            break
+        time.sleep(0.01)
+    redis_server.restart()
+    finals = [wait_final(d.pk, timeout=180, cluster=cluster) for d in deps]
+    for lab, final in zip(labs, finals, strict=True):
+        assert final.is_final
+        if final.state == Deployment.State.RUNNING:
+            assert len(lab_namespaces(lab.key)) == 20
+        else:
+            assert final.state == Deployment.State.FAILED, final.state
+            assert lab_namespaces(lab.key) == set()
+    destroys = [request_action(Lab.objects.get(pk=lab.pk), "destroy") for lab in labs]
+    for d in destroys:
+        assert wait_final(d.pk, timeout=120, cluster=cluster).state == "destroyed"
+    assert all(lab_namespaces(lab.key) == set() for lab in labs)

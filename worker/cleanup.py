@@ -1,0 +1,98 @@
+"""Destroy a lab and sweep orphans, trusting owner tags (never names alone).
+
+``destroy(lab)`` needs no database row: it undoes an unfinished journal, then
+discovers the lab's tagged namespaces, ends their processes (by PID) and
+deletes the namespaces whole (the kernel removes every device in them at once).
+"""
+
+from __future__ import annotations
+
+import errno
+import signal
+from dataclasses import dataclass
+
+from lab.topology import naming
+from worker import executor
+from worker.kernel import Kernel, default_kernel
+from worker.kernel.errors import KernelError
+from worker.ops import end_pids, signal_pids
+from worker.state import lab_prefix
+
+
+@dataclass(frozen=True)
+class DestroyResult:
+    """What a destroy removed."""
+
+    lab: str
+    namespaces: tuple[str, ...]
+    pids: tuple[int, ...]
+
+
+def destroy(lab: str, kernel: Kernel | None = None) -> DestroyResult:
+    """Remove everything the kernel holds for lab ``lab``.
+
+    Only namespaces whose ``lo`` carries ``topolab:<lab>:<node>`` are touched
+    (plus those an unfinished journal of the lab names). Processes in them are
+    ended first (SIGTERM, then SIGKILL, by PID), then the namespaces are
+    deleted whole.
+
+    Raises:
+        KernelError: a namespace could not be removed.
+    """
+    k = kernel or default_kernel()
+    executor.recover(lab, k)
+    prefix = lab_prefix(lab)
+    candidates = [n for n in k.ns_list() if n.startswith(prefix)]
+    by_ns = k.ns_pids_map(candidates)  # one pass over /proc, before anything goes
+    names: list[str] = []
+    signalled: list[int] = []
+    # Tags are read (in the helper thread) while verified namespaces are deleted here.
+    for name, alias in k.lo_aliases(candidates):
+        if _lab_of(alias) != lab:
+            continue
+        signalled.extend(signal_pids(by_ns.get(name, []), signal.SIGTERM))
+        try:
+            k.ns_delete(name)
+        except KernelError as exc:
+            if exc.errno != errno.ENOENT:
+                raise
+        names.append(name)
+    end_pids(signalled)  # SIGKILL what SIGTERM did not end
+    return DestroyResult(lab=lab, namespaces=tuple(names), pids=tuple(signalled))
+
+
+def _lab_of(lo_alias: str | None) -> str | None:
+    owner = naming.parse_owner_alias(lo_alias)
+    return owner[0] if owner is not None and owner[1] is not None else None
+
+
+def labs_present(kernel: Kernel | None = None) -> dict[str, list[str]]:
+    """Return ``{lab: [namespace, ...]}`` for every Topolab namespace, by its lo tag."""
+    k = kernel or default_kernel()
+    found: dict[str, list[str]] = {}
+    candidates = [n for n in k.ns_list() if n.startswith(naming.NS_PREFIX)]
+    for name, alias in k.lo_aliases(candidates):
+        lab = _lab_of(alias)
+        if lab is not None:
+            found.setdefault(lab, []).append(name)
+    return found
+
+
+def cleanup_orphans(live_labs: set[str], kernel: Kernel | None = None) -> list[str]:
+    """Destroy every Topolab lab in the kernel not in ``live_labs``; return their keys.
+
+    Only namespaces whose ``lo`` carries a Topolab owner tag are considered.
+    """
+    k = kernel or default_kernel()
+    removed: list[str] = []
+    # A deploy that died before tagging anything left only its journal.
+    journals = executor.journal_path("x").parent
+    if journals.is_dir():
+        for path in sorted(journals.glob("*.jsonl")):
+            if path.stem not in live_labs and naming.is_lab_key(path.stem):
+                executor.recover(path.stem, k)
+    for lab in sorted(labs_present(k)):
+        if lab not in live_labs:
+            destroy(lab, k)
+            removed.append(lab)
+    return removed

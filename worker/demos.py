@@ -1,0 +1,464 @@
+"""Run a demo of the library (``lab/demos/catalog.py``) against its deployed lab.
+
+A run is: every probe (a ping from the probe's node, as the unprivileged lab
+user with only ``CAP_NET_RAW``, inside the node's namespace, argv lists only),
+then the extra views the demo asks for (``fdb``: the MAC addresses each bridge
+learned; ``matrix``: who reaches whom among macvlan children), then the packet
+journey (``worker/telemetry/journey.py``) merged with the trace lines of the
+lab's programs (``worker/programs.py``), so the user-space hops (the tunnel
+program, the tap endpoint) appear between the kernel's. Everything returned is
+JSON-able. Runs as root on the lab host (the journey's packet sockets).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from lab.demos.catalog import Demo, JourneySpec, Probe
+from lab.topology import naming
+from lab.topology.load import load_topology
+from lab.topology.schema import MacvlanLink, Topology, VethLink, VxlanLink
+from worker import programs
+from worker.state import LabState
+from worker.telemetry.journey import JourneyError, run_journey
+
+PING_COUNT = 3
+PING_INTERVAL = "0.2"  # the shortest interval iputils allows an unprivileged user
+PING_WAIT = "1"
+PROBE_TIMEOUT = 15.0
+JOURNEY_COUNT = 2
+
+MODE_EXPLANATIONS = {
+    "bridge": "siblings in bridge mode are switched to each other inside the kernel",
+    "private": "a private child never talks to its siblings, only to the wire",
+    "vepa": "every frame goes out to the wire; siblings meet only if the switch there "
+    "sends frames back out of the port they came in on (hairpin)",
+    "passthru": "the one child takes over the parent; there are no siblings",
+    "source": "the child receives only frames from the listed source MACs",
+}
+
+_RTT = re.compile(r"= [\d.]+/([\d.]+)/")
+_RECEIVED = re.compile(r"(\d+) (?:packets )?received")
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    """The outcome of one probe."""
+
+    label: str
+    src: str
+    dst: str
+    expected: str  # "reach" or "refuse"
+    reached: bool
+    passed: bool
+    rtt_ms: float | None
+    why: str
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class DemoRun:
+    """What a run of a demo showed; ``to_json()`` is what the API returns."""
+
+    lab: str
+    slug: str
+    probes: list[ProbeResult]
+    passed: bool
+    journey: dict[str, Any] | None = None
+    fdb: list[dict[str, Any]] | None = None
+    matrix: dict[str, Any] | None = None
+    seconds: float = 0.0
+    errors: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-able dict."""
+        return asdict(self)
+
+
+def ping_argv(namespace: str, address: str) -> list[str]:
+    """Return the argv pinging ``address`` from ``namespace`` as the lab user (CAP_NET_RAW only)."""
+    uid, gid, _name = programs.lab_user()
+    caps = "-all,+net_raw"
+    return [
+        "nsenter",
+        f"--net=/run/netns/{namespace}",
+        "--",
+        "setpriv",
+        f"--reuid={uid}",
+        f"--regid={gid}",
+        "--clear-groups",
+        f"--inh-caps={caps}",
+        f"--ambient-caps={caps}",
+        f"--bounding-set={caps}",
+        "--no-new-privs",
+        "--",
+        "ping",
+        "-n",
+        "-c",
+        str(PING_COUNT),
+        "-i",
+        PING_INTERVAL,
+        "-W",
+        PING_WAIT,
+        "--",
+        address,
+    ]
+
+
+@dataclass(frozen=True)
+class PingResult:
+    """Whether a ping got any answer, its average round trip, and an error line."""
+
+    reached: bool
+    rtt_ms: float | None
+    error: str
+
+
+def ping(namespace: str, address: str) -> PingResult:
+    """Ping ``address`` from ``namespace`` (PING_COUNT echoes); any reply counts as reached."""
+    try:
+        proc = subprocess.run(
+            ping_argv(namespace, address),
+            capture_output=True,
+            text=True,
+            timeout=PROBE_TIMEOUT,
+            check=False,
+            env={"PATH": programs.SAFE_PATH, "LANG": "C"},
+        )
+    except subprocess.TimeoutExpired:
+        return PingResult(False, None, "ping did not finish")
+    received = _RECEIVED.search(proc.stdout)
+    reached = received is not None and int(received.group(1)) > 0
+    rtt = _RTT.search(proc.stdout)
+    error = ""
+    if received is None:  # ping itself failed (no namespace, bad address ...)
+        lines = [line for line in proc.stderr.splitlines() if line.strip()]
+        error = lines[-1] if lines else f"ping exited with status {proc.returncode}"
+    return PingResult(reached, float(rtt.group(1)) if rtt and reached else None, error)
+
+
+def _ping_all(pairs: Sequence[tuple[str, str]]) -> list[PingResult]:
+    """Ping every (namespace, address) at once: a refusal costs its full wait, so in parallel."""
+    if not pairs:
+        return []
+    with ThreadPoolExecutor(max_workers=min(16, len(pairs))) as pool:
+        return list(pool.map(lambda pair: ping(*pair), pairs))
+
+
+def run_probes(lab: str, probes: Sequence[Probe]) -> list[ProbeResult]:
+    """Run ``probes`` in lab ``lab``; each result says whether it went as the demo expects."""
+    pings = _ping_all([(naming.namespace_name(lab, p.src), p.dst) for p in probes])
+    results = []
+    for probe, outcome in zip(probes, pings, strict=True):
+        want = probe.expect == "reach"
+        results.append(
+            ProbeResult(
+                label=probe.label or f"{probe.src} pings {probe.dst}",
+                src=probe.src,
+                dst=probe.dst,
+                expected=probe.expect,
+                reached=outcome.reached,
+                passed=outcome.reached == want and not outcome.error,
+                rtt_ms=outcome.rtt_ms,
+                why=probe.why,
+                error=outcome.error,
+            )
+        )
+    return results
+
+
+# -- fdb ----------------------------------------------------------------------------------
+
+
+def _owners(state: LabState) -> dict[str, str]:
+    """MAC address -> ``node:interface`` of every interface of the lab."""
+    owners = {}
+    for ns in state.namespaces:
+        for link in ns.links:
+            if link.mac and ns.node:
+                owners[link.mac.lower()] = f"{ns.node}:{link.name}"
+    return owners
+
+
+def learned_fdb(lab: str, topology: Topology, state: LabState) -> list[dict[str, Any]]:
+    """Return the MAC addresses every bridge of the lab learned (no permanent entries).
+
+    One entry per learned MAC: node, bridge, port, mac, and ``owner`` (the lab
+    interface with that MAC, when it is one of the lab's).
+    """
+    uid, gid, _name = programs.lab_user()
+    owners = _owners(state)
+    entries: list[dict[str, Any]] = []
+    for node in topology.nodes:
+        bridges = [b.name for b in node.all_bridges()]
+        for bridge in bridges:
+            argv = [
+                "nsenter",
+                f"--net=/run/netns/{naming.namespace_name(lab, node.name)}",
+                "--",
+                "setpriv",
+                f"--reuid={uid}",
+                f"--regid={gid}",
+                "--clear-groups",
+                "--inh-caps=-all",
+                "--bounding-set=-all",
+                "--no-new-privs",
+                "--",
+                "bridge",
+                "-j",
+                "fdb",
+                "show",
+                "br",
+                bridge,
+            ]
+            proc = subprocess.run(argv, capture_output=True, text=True, timeout=10, check=False)
+            try:
+                rows = json.loads(proc.stdout or "[]")
+            except ValueError:
+                rows = []
+            for row in rows:
+                if row.get("master") != bridge or "self" in row.get("flags", []):
+                    continue
+                if row.get("state") in ("permanent", "static"):
+                    continue  # the bridge's own ports, not learned
+                mac = str(row.get("mac", "")).lower()
+                entries.append(
+                    {
+                        "node": node.name,
+                        "bridge": bridge,
+                        "port": row.get("ifname"),
+                        "mac": mac,
+                        "owner": owners.get(mac),
+                    }
+                )
+    return entries
+
+
+# -- macvlan matrix -------------------------------------------------------------------------
+
+
+def _ipv4_of(topology: Topology, node: str, interface: str) -> str | None:
+    n = topology.node(node)
+    iface = n.interface(interface) if n is not None else None
+    if iface is None:
+        return None
+    for address in iface.addresses:
+        text = str(address)
+        if ":" not in text:
+            return text.split("/")[0]
+    return None
+
+
+def macvlan_matrix(lab: str, topology: Topology) -> dict[str, Any]:
+    """Who reaches whom among the macvlan children of each parent, and the wire's host.
+
+    Returns ``{"modes": {mode: explanation}, "groups": [{"parent", "mode", "rows",
+    "cols", "cells": [{"src", "dst", "address", "reached"}]}]}``: rows are the
+    children, columns the children and the host on the parent's wire.
+    """
+    by_parent: dict[str, list[MacvlanLink]] = {}
+    for link in topology.links:
+        if isinstance(link, MacvlanLink):
+            by_parent.setdefault(str(link.parent), []).append(link)
+    groups: list[dict[str, Any]] = []
+    pairs: list[tuple[str, str]] = []
+    where: list[tuple[int, str, str, str]] = []
+    for parent, children in by_parent.items():
+        rows = [c.endpoint.node for c in children]
+        addresses = {
+            c.endpoint.node: _ipv4_of(topology, c.endpoint.node, c.endpoint.interface)
+            for c in children
+        }
+        cols = list(rows)
+        for link in topology.links:  # the host at the other end of the parent's wire
+            if isinstance(link, VethLink) and str(parent) in (str(link.a), str(link.b)):
+                other = link.b if str(link.a) == str(parent) else link.a
+                cols.append(other.node)
+                addresses[other.node] = _ipv4_of(topology, other.node, other.interface)
+        mode = "/".join(sorted({c.mode for c in children}))
+        groups.append({"parent": parent, "mode": mode, "rows": rows, "cols": cols, "cells": []})
+        for src in rows:
+            for dst in cols:
+                address = addresses.get(dst)
+                if dst == src or address is None:
+                    continue
+                pairs.append((naming.namespace_name(lab, src), address))
+                where.append((len(groups) - 1, src, dst, address))
+    for (index, src, dst, address), outcome in zip(where, _ping_all(pairs), strict=True):
+        groups[index]["cells"].append(
+            {"src": src, "dst": dst, "address": address, "reached": outcome.reached}
+        )
+    used = {m for g in groups for m in g["mode"].split("/")}
+    modes = {m: text for m, text in MODE_EXPLANATIONS.items() if m in used}
+    return {"modes": modes, "groups": groups}
+
+
+# -- journey ------------------------------------------------------------------------------
+
+
+def _hop_text(hop: dict[str, Any]) -> str:
+    """A one-line, searchable description of a hop (what ``must_show`` tokens match)."""
+    where = f"{hop['node']}:{hop['interface']}"
+    parts = [where, str(hop.get("direction", "")), str(hop.get("packet", ""))]
+    if hop.get("kind") == "program":
+        parts.append(f"program {hop.get('app', '')} {hop.get('action', '')}")
+    parts.extend(str(e) for e in hop.get("encapsulation", []))
+    if hop.get("vni") is not None:
+        parts.append(f"vni {hop['vni']}")
+    if hop.get("ttl") is not None:
+        parts.append(f"ttl {hop['ttl']}")
+    parts.extend(str(c) for c in hop.get("changes", []))
+    return " ".join(p for p in parts if p).strip()
+
+
+def journey_shows(hops: Sequence[dict[str, Any]], token: str) -> bool:
+    """Whether a hop shows ``token``: ``node:iface`` names a hop's place, anything else
+    must appear in a hop's text; ``ttl`` needs a TTL change."""
+    if token == "ttl":  # noqa: S105 - a journey token, not a secret
+        return any(str(c).startswith("ttl ") for h in hops for c in h.get("changes", []))
+    if ":" in token and " " not in token:
+        node, _, interface = token.partition(":")
+        return any(h["node"] == node and h["interface"] == interface for h in hops)
+    return any(token.lower() in str(h.get("text", "")).lower() for h in hops)
+
+
+def _program_hops(lab: str, since: float, until: float, ident: int) -> list[dict[str, Any]]:
+    """The lab programs' trace lines about the journey's echo packets, as hops."""
+    hops = []
+    for event in programs.read_trace(lab, since):
+        ts = float(event.get("ts", 0))
+        if ts > until or event.get("icmp_id") != ident or event.get("icmp_type") not in (0, 8):
+            continue
+        hops.append(
+            {
+                "kind": "program",
+                "ts": ts,
+                "node": event["node"],
+                "interface": event["interface"],
+                "direction": str(event.get("dir", "")),
+                "packet": "request" if event.get("icmp_type") == 8 else "reply",
+                "seq": event.get("icmp_seq"),
+                "src": event.get("src"),
+                "dst": event.get("dst"),
+                "ttl": event.get("ttl"),
+                "app": event.get("app"),
+                "action": event.get("action", ""),
+                "encapsulation": [],
+                "changes": [],
+            }
+        )
+    return hops
+
+
+def _anchor(
+    kernel_hops: Sequence[dict[str, Any]], program_hops: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Place each program hop next to the kernel's sighting of the same packet on its device.
+
+    A program stamps its trace line after it read or wrote the packet, so by raw
+    time a read shows up after the packet already went on (the tunnel's UDP on
+    the underlay). A read happens right after the kernel sent the packet into the
+    device (direction ``out`` there), a write right before the kernel received it
+    (``in``); the program's own time is kept as ``trace_ts``.
+    """
+    for hop in program_hops:
+        reads = hop["direction"] in ("tun->udp", "in")
+        want = "out" if reads else "in"
+        if hop.get("app") == "macvtap-reader":  # a macvtap receives what its program reads
+            want = "in" if reads else "out"
+        for seen in kernel_hops:
+            if (
+                seen["node"] == hop["node"]
+                and seen["interface"] == hop["interface"]
+                and seen["direction"] == want
+                and seen["packet"] == hop["packet"]
+                and seen["seq"] == hop["seq"]
+            ):
+                hop["trace_ts"] = hop["ts"]
+                hop["ts"] = float(seen["ts"]) + (1e-6 if reads else -1e-6)
+                break
+    return program_hops
+
+
+def run_demo_journey(lab: str, topology: Topology, spec: JourneySpec) -> dict[str, Any]:
+    """Trace ``spec`` in lab ``lab``: kernel hops and program hops, in time order.
+
+    Returns the journey's dict with ``hops`` (each with ``kind``, ``text``),
+    ``must_show`` and ``missing`` (the tokens no hop shows).
+
+    Raises:
+        JourneyError: the journey could not run (bad address, node gone).
+    """
+    nodes = {n.name: naming.namespace_name(lab, n.name) for n in topology.nodes}
+    ports = tuple(sorted({link.dstport for link in topology.links if isinstance(link, VxlanLink)}))
+    since = time.time()
+    result = run_journey(
+        nodes, spec.src, spec.dst, count=JOURNEY_COUNT, vxlan_ports=ports or (4789,)
+    )
+    until = time.time()
+    hops = [{"kind": "interface", **hop} for hop in result["hops"]]
+    hops += _anchor(hops, _program_hops(lab, since, until, int(result["icmp_id"])))
+    hops.sort(key=lambda h: float(h["ts"]))
+    start = float(hops[0]["ts"]) if hops else 0.0
+    for hop in hops:
+        hop["t_us"] = round((float(hop["ts"]) - start) * 1e6)
+        hop["text"] = _hop_text(hop)
+    result["hops"] = hops
+    result["must_show"] = list(spec.must_show)
+    result["missing"] = [t for t in spec.must_show if not journey_shows(hops, t)]
+    return result
+
+
+# -- the run --------------------------------------------------------------------------------
+
+
+def run_demo(lab: str, demo: Demo, topology: Topology | None = None) -> DemoRun:
+    """Run ``demo``'s probes, extra views and journey against lab ``lab`` (deployed).
+
+    ``topology`` is the lab's deployed topology (default: the demo's own). Starts
+    the lab's programs first if they are not running (idempotent). A run that
+    cannot do a part records it in ``errors`` rather than raising.
+    """
+    began = time.monotonic()
+    topo = topology if topology is not None else load_topology(demo.topology)
+    errors: list[str] = []
+    try:
+        programs.start_programs(lab, topo)
+    except programs.ProgramError as exc:
+        errors.append(exc.message)
+    probes = run_probes(lab, demo.probes)
+    fdb = None
+    matrix = None
+    if "fdb" in demo.show:
+        from worker import engine
+
+        fdb = learned_fdb(lab, topo, engine.discover(lab))
+    if "matrix" in demo.show:
+        matrix = macvlan_matrix(lab, topo)
+    journey = None
+    if demo.journey is not None:
+        try:
+            journey = run_demo_journey(lab, topo, demo.journey)
+        except JourneyError as exc:
+            errors.append(f"journey: {exc.message}")
+    passed = all(p.passed for p in probes) and not errors
+    if journey is not None and journey["missing"]:
+        passed = False
+    return DemoRun(
+        lab=lab,
+        slug=demo.slug,
+        probes=probes,
+        passed=passed,
+        journey=journey,
+        fdb=fdb,
+        matrix=matrix,
+        seconds=round(time.monotonic() - began, 3),
+        errors=errors,
+    )

@@ -1,0 +1,23 @@
+"""The kernel layer's one exception: an errno and the kernel's message."""
+
+from __future__ import annotations
+
+import errno as _errno
+
+
+class KernelError(Exception):
+    """The kernel refused a request.
+
+    Attributes:
+        errno: the errno the kernel returned (``errno.EEXIST`` ...).
+        message: a readable message (strerror plus what was asked).
+    """
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(code, message)
+        self.errno = code
+        self.message = message
+
+    def __str__(self) -> str:
+        name = _errno.errorcode.get(self.errno, str(self.errno))
+        return f"[{name}] {self.message}"

@@ -1,0 +1,681 @@
+"""Plan operations: frozen values, each one line to describe and one "ensure" to apply.
+
+Every op is idempotent by errno, never by message: EEXIST on an object that
+carries our owner tag is success, ENODEV/ENOENT (and the kernel's other
+"not there" answers) on a delete is success, addresses and routes use
+replace. ``undo()`` returns the op that removes what the op made (None for
+changes we do not restore), which is what the executor's rollback runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import errno
+import os
+import signal
+import time
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from lab.topology import naming
+from worker.kernel.base import Kernel
+from worker.kernel.errors import KernelError
+
+_GONE = frozenset({errno.ENODEV, errno.ENOENT, errno.ESRCH, errno.EADDRNOTAVAIL})
+
+
+class EngineError(Exception):
+    """Base of the engine's errors; ``code`` is stable for the API."""
+
+    code = "engine.error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class UnsupportedKindError(EngineError):
+    """The topology uses a link kind this host's kernel lacks."""
+
+    code = "engine.unsupported_kind"
+
+    def __init__(self, kind: str, module: str) -> None:
+        super().__init__(
+            f"link kind {kind!r} needs kernel module {module}, which this host's kernel lacks"
+        )
+        self.kind = kind
+        self.module = module
+
+
+@dataclass(frozen=True)
+class Op:
+    """Base of every op."""
+
+    kind: ClassVar[str] = "op"
+
+    def describe(self) -> str:
+        """Return one line for people."""
+        raise NotImplementedError
+
+    def apply(self, k: Kernel) -> None:
+        """Make it so.
+
+        Raises:
+            KernelError: the kernel refused, for a reason other than "already so".
+        """
+        raise NotImplementedError
+
+    def undo(self) -> Op | None:
+        """Return the op that removes what this op made, or None."""
+        return None
+
+    def to_json(self) -> dict[str, Any]:
+        """Return a JSON-able dict (``op`` names the class)."""
+        data = dataclasses.asdict(self)
+        for key, value in data.items():
+            if isinstance(value, tuple):
+                data[key] = list(value)
+        return {"op": self.kind, **data}
+
+
+def _ours(k: Kernel, ns: str, names: tuple[str, ...], alias: str) -> bool:
+    for name in names:
+        try:
+            if k.link_alias(ns, name) != alias:
+                return False
+        except KernelError:
+            return False
+    return True
+
+
+def _create(k: Kernel, make: Any, ns: str, name: str, alias: str, *extra: tuple[str, str]) -> None:
+    try:
+        make()
+    except KernelError as exc:
+        if exc.errno != errno.EEXIST:
+            raise
+        if not _ours(k, ns, (name,), alias) or not all(
+            _ours(k, ns2, (n2,), alias) for ns2, n2 in extra
+        ):
+            raise KernelError(
+                errno.EEXIST, f"{ns}:{name} exists and is not Topolab's ({alias})"
+            ) from None
+
+
+def _tolerate_gone(fn: Any) -> None:
+    try:
+        fn()
+    except KernelError as exc:
+        if exc.errno not in _GONE:
+            raise
+
+
+def end_processes(k: Kernel, ns: str, grace: float = 1.0) -> list[int]:
+    """SIGTERM every process in namespace ``ns``, SIGKILL what is left after ``grace``.
+
+    Returns the PIDs signalled (by PID only, never by name).
+    """
+    return end_pids(k.ns_pids(ns), grace)
+
+
+def signal_pids(pids: list[int], sig: int) -> list[int]:
+    """Send ``sig`` to each PID (gone ones are skipped); return the PIDs."""
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, sig)
+    return pids
+
+
+def end_pids(pids: list[int], grace: float = 1.0) -> list[int]:
+    """SIGTERM ``pids``, then SIGKILL those still alive after ``grace`` seconds."""
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    left = pids
+    while left and time.monotonic() < deadline:
+        time.sleep(0.02)
+        left = [p for p in left if _alive(p)]
+    for pid in left:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    return pids
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+@dataclass(frozen=True)
+class MakeNamespace(Op):
+    """Create a node's namespace with ``lo`` up and tagged ``topolab:<lab>:<node>``."""
+
+    kind: ClassVar[str] = "make_namespace"
+    ns: str
+    lab: str
+    node: str
+
+    def describe(self) -> str:
+        """Return one line."""
+        return f"make namespace {self.ns} for node {self.node}"
+
+    def apply(self, k: Kernel) -> None:
+        """Create the namespace (EEXIST with our tag on lo is success)."""
+        _create(
+            k,
+            lambda: k.ns_create(self.ns, naming.owner_alias(self.lab, self.node)),
+            self.ns,
+            "lo",
+            naming.owner_alias(self.lab, self.node),
+        )
+
+    def undo(self) -> Op | None:
+        """Delete the namespace."""
+        return DeleteNamespace(self.ns)
+
+
+@dataclass(frozen=True)
+class DeleteNamespace(Op):
+    """End the namespace's processes and delete it (and every device in it)."""
+
+    kind: ClassVar[str] = "delete_namespace"
+    ns: str
+
+    def describe(self) -> str:
+        """Return one line."""
+        return f"delete namespace {self.ns} (its processes and devices go with it)"
+
+    def apply(self, k: Kernel) -> None:
+        """Delete (ENOENT is success)."""
+        end_processes(k, self.ns)
+        _tolerate_gone(lambda: k.ns_delete(self.ns))
+
+
+@dataclass(frozen=True)
+class SetSysctl(Op):
+    """Write a sysctl inside a namespace."""
+
+    kind: ClassVar[str] = "set_sysctl"
+    ns: str
+    key: str
+    value: str
+
+    def describe(self) -> str:
+        """Return one line."""
+        return f"set {self.key}={self.value} in {self.ns}"
+
+    def apply(self, k: Kernel) -> None:
+        """Write it."""
+        k.sysctl_set(self.ns, self.key, self.value)
+
+
+@dataclass(frozen=True)
+class MakeVeth(Op):
+    """Create a veth pair with each end directly in its namespace."""
+
+    kind: ClassVar[str] = "make_veth"
+    ns: str
+    name: str
+    peer_ns: str
+    peer: str
+    lab: str
+    mtu: int | None = None
+    mac: str | None = None
+    peer_mac: str | None = None
+
+    def describe(self) -> str:
+        """Return one line."""
+        return f"make veth {self.ns}:{self.name} <-> {self.peer_ns}:{self.peer}"
+
+    def apply(self, k: Kernel) -> None:
+        """Create the pair (EEXIST with both ends ours is success)."""
+        alias = naming.owner_alias(self.lab)
+        _create(
+            k,
+            lambda: k.veth_add(
+                self.ns,
+                self.name,
+                self.peer_ns,
+                self.peer,
+                alias,
+                self.mtu,
+                self.mac,
+                self.peer_mac,
+            ),
+            self.ns,
+            self.name,
+            alias,
+            (self.peer_ns, self.peer),
+        )
+
+    def undo(self) -> Op | None:
+        """Delete one end (the kernel removes the pair)."""
+        return DeleteLink(self.ns, self.name)
+
+
+@dataclass(frozen=True)
+class MakeBridge(Op):
+    """Create a Linux bridge in a namespace."""
+
+    kind: ClassVar[str] = "make_bridge"
+    ns: str
+    name: str
+    lab: str
+    stp: bool = False
+    mtu: int | None = None
+
+    def describe(self) -> str:
+        """Return one line."""
+        return f"make bridge {self.ns}:{self.name}" + (" with STP" if self.stp else "")
+
+    def apply(self, k: Kernel) -> None:
+        """Create the bridge (EEXIST when ours is success)."""
+        alias = naming.owner_alias(self.lab)
+        _create(
+            k,
+            lambda: k.bridge_add(self.ns, self.name, alias, self.stp, self.mtu),
+            self.ns,
+            self.name,
+            alias,
+        )
+
+    def undo(self) -> Op | None:
+        """Delete the bridge."""
+        return DeleteLink(self.ns, self.name)
+
+
+@dataclass(frozen=True)
+class MakeVxlan(Op):
+    """Create a VXLAN device in a node namespace."""
+
+    kind: ClassVar[str] = "make_vxlan"
+    ns: str
+    name: str
+    lab: str
+    vni: int
+    port: int = 4789
+    local: str | None = None
+    remote: str | None = None
+    group: str | None = None
+    dev: str | None = None
+    ttl: int | None = None
+    learning: bool = True
+    mtu: int | None = None
+    mac: str | None = None
+    # A cross-host stitch (orchestration): made from the worker's underlay namespace.
+    underlay: bool = False
+
+    def describe(self) -> str:
+        """Return one line."""
+        peer = f" remote {self.remote}" if self.remote else ""
+        if not peer and self.group:
+            peer = f" group {self.group}"
+        return (
+            f"make vxlan {self.ns}:{self.name} vni {self.vni} dstport {self.port}{peer}"
+            + (f" dev {self.dev}" if self.dev else "")
+            + (
+                f" (stitch: made in the underlay namespace, mtu {self.mtu})"
+                if self.underlay
+                else ""
+            )
+        )
+
+    def apply(self, k: Kernel) -> None:
+        """Create the device (EEXIST when ours is success)."""
+        alias = naming.owner_alias(self.lab)
+        _create(
+            k,
+            lambda: k.vxlan_add(
+                self.ns,
+                self.name,
+                alias,
+                self.vni,
+                self.port,
+                self.local,
+                self.remote,
+                self.group,
+                self.dev,
+                self.ttl,
+                self.learning,
+                self.mtu,
+                self.mac,
+                self.underlay,
+            ),
+            self.ns,
+            self.name,
+            alias,
+        )
+
+    def undo(self) -> Op | None:
+        """Delete the device."""
+        return DeleteLink(self.ns, self.name)
+
+
+@dataclass(frozen=True)
+class MakeMacvlan(Op):
+    """Create a macvlan (or macvtap) child on a parent inside the lab."""
+
+    kind: ClassVar[str] = "make_macvlan"
+    ns: str
+    name: str
+    lab: str
+    parent_ns: str
+    parent: str
+    mode: str = "bridge"
+    tap: bool = False
+    source_macs: tuple[str, ...] = ()
+    mtu: int | None = None
+    mac: str | None = None
+
+    def describe(self) -> str:
+        """Return one line."""
+        what = "macvtap" if self.tap else "macvlan"
+        return (
+            f"make {what} {self.ns}:{self.name} mode {self.mode} on {self.parent_ns}:{self.parent}"
+        )
+
+    def apply(self, k: Kernel) -> None:
+        """Create the child (EEXIST when ours is success)."""
+        alias = naming.owner_alias(self.lab)
+        _create(
+            k,
+            lambda: k.macvlan_add(
+                self.ns,
+                self.name,
+                alias,
+                self.parent_ns,
+                self.parent,
+                self.mode,
+                self.tap,
+                self.source_macs,
+                self.mtu,
+                self.mac,
+            ),
+            self.ns,
+            self.name,
+            alias,
+        )
+
+    def undo(self) -> Op | None:
+        """Delete the child."""
+        return DeleteLink(self.ns, self.name)
+
+
+@dataclass(frozen=True)
+class MakeTuntap(Op):
+    """Create a persistent tun or tap device owned by a uid."""
+
+    kind: ClassVar[str] = "make_tuntap"
+    ns: str
+    name: str
+    lab: str
+    mode: str = "tap"
+    uid: int = 65534
+
+    def describe(self) -> str:
+        """Return one line."""
+        return f"make {self.mode} {self.ns}:{self.name} owned by uid {self.uid}"
+
+    def apply(self, k: Kernel) -> None:
+        """Create the device (EEXIST when ours is success)."""
+        alias = naming.owner_alias(self.lab)
+        _create(
+            k,
+            lambda: k.tuntap_add(self.ns, self.name, alias, self.mode, self.uid),
+            self.ns,
+            self.name,
+            alias,
+        )
+
+    def undo(self) -> Op | None:
+        """Delete the device."""
+        return DeleteLink(self.ns, self.name)
+
+
+@dataclass(frozen=True)
+class DeleteLink(Op):
+    """Delete an interface (a veth takes its peer with it)."""
+
+    kind: ClassVar[str] = "delete_link"
+    ns: str
+    name: str
+
+    def describe(self) -> str:
+        """Return one line."""
+        return f"delete interface {self.ns}:{self.name}"
+
+    def apply(self, k: Kernel) -> None:
+        """Delete (ENODEV/ENOENT is success)."""
+        _tolerate_gone(lambda: k.link_delete(self.ns, self.name))
+
+
+@dataclass(frozen=True)
+class SetMaster(Op):
+    """Enslave an interface to a bridge (or release it when ``master`` is None)."""
+
+    kind: ClassVar[str] = "set_master"
+    ns: str
+    name: str
+    master: str | None
+
+    def describe(self) -> str:
+        """Return one line."""
+        if self.master is None:
+            return f"release {self.ns}:{self.name} from its bridge"
+        return f"enslave {self.ns}:{self.name} to bridge {self.master}"
+
+    def apply(self, k: Kernel) -> None:
+        """Set the master."""
+        if self.master is None:
+            k.link_set(self.ns, self.name, nomaster=True)
+        else:
+            k.link_set(self.ns, self.name, master=self.master)
+
+
+@dataclass(frozen=True)
+class SetMtu(Op):
+    """Set an interface's MTU."""
+
+    kind: ClassVar[str] = "set_mtu"
+    ns: str
+    name: str
+    mtu: int
+
+    def describe(self) -> str:
+        """Return one line."""
+        return f"set mtu {self.mtu} on {self.ns}:{self.name}"
+
+    def apply(self, k: Kernel) -> None:
+        """Set it."""
+        k.link_set(self.ns, self.name, mtu=self.mtu)
+
+
+@dataclass(frozen=True)
+class SetMac(Op):
+    """Set an interface's MAC address."""
+
+    kind: ClassVar[str] = "set_mac"
+    ns: str
+    name: str
+    mac: str
+
+    def describe(self) -> str:
+        """Return one line."""
+        return f"set mac {self.mac} on {self.ns}:{self.name}"
+
+    def apply(self, k: Kernel) -> None:
+        """Set it."""
+        k.link_set(self.ns, self.name, mac=self.mac)
+
+
+@dataclass(frozen=True)
+class SetUp(Op):
+    """Bring an interface up."""
+
+    kind: ClassVar[str] = "set_up"
+    ns: str
+    name: str
+
+    def describe(self) -> str:
+        """Return one line."""
+        return f"set {self.ns}:{self.name} up"
+
+    def apply(self, k: Kernel) -> None:
+        """Set it up."""
+        k.link_set(self.ns, self.name, up=True)
+
+
+@dataclass(frozen=True)
+class SetRate(Op):
+    """Limit an interface's egress rate (tbf)."""
+
+    kind: ClassVar[str] = "set_rate"
+    ns: str
+    name: str
+    rate_mbit: int
+
+    def describe(self) -> str:
+        """Return one line."""
+        return f"limit {self.ns}:{self.name} to {self.rate_mbit} Mbit/s"
+
+    def apply(self, k: Kernel) -> None:
+        """Replace the root qdisc."""
+        k.rate_set(self.ns, self.name, self.rate_mbit)
+
+
+@dataclass(frozen=True)
+class ReplaceAddress(Op):
+    """Add (or replace) an address on an interface."""
+
+    kind: ClassVar[str] = "replace_address"
+    ns: str
+    dev: str
+    address: str
+
+    def describe(self) -> str:
+        """Return one line."""
+        return f"replace address {self.address} on {self.ns}:{self.dev}"
+
+    def apply(self, k: Kernel) -> None:
+        """Replace it."""
+        k.addr_replace(self.ns, self.dev, self.address)
+
+
+@dataclass(frozen=True)
+class DeleteAddress(Op):
+    """Remove an address from an interface."""
+
+    kind: ClassVar[str] = "delete_address"
+    ns: str
+    dev: str
+    address: str
+
+    def describe(self) -> str:
+        """Return one line."""
+        return f"delete address {self.address} from {self.ns}:{self.dev}"
+
+    def apply(self, k: Kernel) -> None:
+        """Delete (absent is success)."""
+        _tolerate_gone(lambda: k.addr_delete(self.ns, self.dev, self.address))
+
+
+@dataclass(frozen=True)
+class ReplaceRoute(Op):
+    """Add (or replace) a static route."""
+
+    kind: ClassVar[str] = "replace_route"
+    ns: str
+    dst: str
+    via: str | None = None
+    dev: str | None = None
+    metric: int | None = None
+
+    def describe(self) -> str:
+        """Return one line."""
+        return (
+            f"replace route {_route_text(self.dst, self.via, self.dev, self.metric)} in {self.ns}"
+        )
+
+    def apply(self, k: Kernel) -> None:
+        """Replace it."""
+        k.route_replace(self.ns, self.dst, self.via, self.dev, self.metric)
+
+
+@dataclass(frozen=True)
+class DeleteRoute(Op):
+    """Remove a static route."""
+
+    kind: ClassVar[str] = "delete_route"
+    ns: str
+    dst: str
+    via: str | None = None
+    dev: str | None = None
+    metric: int | None = None
+
+    def describe(self) -> str:
+        """Return one line."""
+        return f"delete route {_route_text(self.dst, self.via, self.dev, self.metric)} in {self.ns}"
+
+    def apply(self, k: Kernel) -> None:
+        """Delete (absent is success)."""
+        _tolerate_gone(lambda: k.route_delete(self.ns, self.dst, self.via, self.dev, self.metric))
+
+
+def _route_text(dst: str, via: str | None, dev: str | None, metric: int | None) -> str:
+    text = dst
+    if via:
+        text += f" via {via}"
+    if dev:
+        text += f" dev {dev}"
+    if metric is not None:
+        text += f" metric {metric}"
+    return text
+
+
+OP_TYPES: dict[str, type[Op]] = {
+    cls.kind: cls
+    for cls in (
+        MakeNamespace,
+        DeleteNamespace,
+        SetSysctl,
+        MakeVeth,
+        MakeBridge,
+        MakeVxlan,
+        MakeMacvlan,
+        MakeTuntap,
+        DeleteLink,
+        SetMaster,
+        SetMtu,
+        SetMac,
+        SetUp,
+        SetRate,
+        ReplaceAddress,
+        DeleteAddress,
+        ReplaceRoute,
+        DeleteRoute,
+    )
+}
+
+
+def op_from_json(data: dict[str, Any]) -> Op:
+    """Rebuild an op from ``Op.to_json()``.
+
+    Raises:
+        EngineError: unknown op name or fields.
+    """
+    fields = dict(data)
+    cls = OP_TYPES.get(str(fields.pop("op", "")))
+    if cls is None:
+        raise EngineError(f"unknown op {data.get('op')!r}")
+    for key, value in fields.items():
+        if isinstance(value, list):
+            fields[key] = tuple(value)
+    try:
+        return cls(**fields)
+    except TypeError as exc:
+        raise EngineError(f"bad op {data!r}: {exc}") from None

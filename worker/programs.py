@@ -1,0 +1,382 @@
+"""The programs of a lab: the tools of ``worker/apps`` that hold its tun, tap and macvtap devices.
+
+A tap, tun or macvtap link may carry ``program: {app, args}``. After a deploy,
+:func:`start_programs` starts each one inside its node's network namespace with
+an argv list (never a shell):
+
+* ``tunnel``, ``tap-endpoint``, ``hold``: ``nsenter --net`` then ``setpriv`` to the
+  lab uid (the owner the engine gave the persistent device, so attaching needs no
+  capability), no groups, no capabilities at all, ``no_new_privs``;
+* ``macvtap-reader``: root in the namespace (finding and opening the macvtap's
+  character device needs ``CAP_SYS_ADMIN``/``CAP_MKNOD``), told ``--user`` so it
+  drops to the lab user right after opening it.
+
+Each runs with ``--trace``: its JSON lines go to
+``$TOPOLAB_VAR_DIR/labs/<lab>/programs/<node>-<iface>.trace`` (the packet journey
+reads them), its stderr to ``.log`` next to it, and a ``.pid`` file records the
+PID, the process start time (so a recycled PID is never mistaken for it) and the
+argv. Starting is idempotent: a program already running with the same argv is
+left alone; one whose link changed or went is restarted or ended.
+
+A tun/tap drawn *without* a program gets none: the engine made it persistent and
+owned by the lab uid, so a user's own program (e.g. from a console) can attach to
+it; starting ``hold`` there would take the device from that program. Draw
+``program: {app: hold}`` to get a carrier without a program of one's own.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import pwd
+import signal
+import subprocess
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from lab.topology import naming
+from lab.topology.schema import MacvtapLink, TapLink, Topology, TunLink
+from worker.apps import app_argv
+from worker.executor import var_dir
+from worker.ops import EngineError
+
+ROOT = Path(__file__).resolve().parent.parent
+SAFE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+# Apps that must start as root in the namespace and drop privileges themselves.
+ROOT_APPS = frozenset({"macvtap-reader"})
+READY_TIMEOUT = 10.0  # seconds for a program to print its "start" trace line
+STOP_TIMEOUT = 3.0
+
+# Children this process started, so their exit statuses are collected (no zombies).
+_children: dict[int, subprocess.Popen[bytes]] = {}
+
+
+class ProgramError(EngineError):
+    """A lab program could not be started (it exited, or never said it was serving)."""
+
+    code = "program.failed"
+
+    def __init__(self, node: str, interface: str, message: str) -> None:
+        super().__init__(f"program on {node}:{interface}: {message}")
+        self.node = node
+        self.interface = interface
+
+
+@dataclass(frozen=True)
+class ProgramSpec:
+    """What should run: one program on one node interface (pure data)."""
+
+    node: str
+    interface: str
+    app: str
+    args: tuple[str, ...]
+
+    @property
+    def stem(self) -> str:
+        """The file name stem of this program's pid, trace and log files."""
+        return f"{self.node}-{self.interface}"
+
+
+@dataclass(frozen=True)
+class RunningProgram:
+    """A program running for a lab (what its pidfile holds)."""
+
+    node: str
+    interface: str
+    app: str
+    pid: int
+    started: int  # /proc/<pid>/stat start time, in clock ticks since boot
+    argv: tuple[str, ...]
+    trace: str  # path of the JSON trace lines
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-able dict."""
+        return asdict(self)
+
+
+def programs_dir(lab: str) -> Path:
+    """Return ``$TOPOLAB_VAR_DIR/labs/<lab>/programs``."""
+    return var_dir() / "labs" / lab / "programs"
+
+
+def program_specs(topology: Topology) -> list[ProgramSpec]:
+    """Return the programs ``topology`` asks for, in link order. Pure."""
+    specs = []
+    for link in topology.links:
+        if isinstance(link, TapLink | TunLink | MacvtapLink) and link.program is not None:
+            ep = link.endpoint
+            specs.append(ProgramSpec(ep.node, ep.interface, link.program.app, link.program.args))
+    return specs
+
+
+def lab_user() -> tuple[int, int, str]:
+    """Return (uid, gid, name) of the user lab programs run as: the tun/tap owner uid."""
+    uid = int(os.environ.get("TOPOLAB_LAB_UID", "65534"))
+    try:
+        entry = pwd.getpwuid(uid)
+        return uid, entry.pw_gid, entry.pw_name
+    except KeyError:
+        return uid, uid, str(uid)
+
+
+def program_argv(lab: str, spec: ProgramSpec) -> list[str]:
+    """Return the full argv that runs ``spec`` in its node's namespace. Pure but for uid lookup.
+
+    Raises:
+        AppError: the app is unknown.
+    """
+    uid, gid, name = lab_user()
+    tool = app_argv(spec.app, spec.interface, spec.args)
+    if "--trace" not in tool:
+        tool.append("--trace")
+    if spec.app == "hold" and "--keep-persistent" not in tool:
+        # The device is the engine's: it must outlive a restart of its holder.
+        tool.append("--keep-persistent")
+    netns = ["nsenter", f"--net=/run/netns/{naming.namespace_name(lab, spec.node)}", "--"]
+    if spec.app in ROOT_APPS:
+        return [*netns, *tool, "--user", name]
+    drop = [
+        "setpriv",
+        f"--reuid={uid}",
+        f"--regid={gid}",
+        "--clear-groups",
+        "--inh-caps=-all",
+        "--bounding-set=-all",
+        "--no-new-privs",
+        "--",
+    ]
+    return [*netns, *drop, *tool]
+
+
+def _start_time(pid: int) -> int | None:
+    """The start time of process ``pid`` (field 22 of /proc/<pid>/stat), None if gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat.rsplit(")", 1)[1].split()
+    if fields[0] == "Z":  # a zombie has ended
+        return None
+    return int(fields[19])
+
+
+def _alive(program: RunningProgram) -> bool:
+    _reap()
+    return _start_time(program.pid) == program.started
+
+
+def _reap() -> None:
+    for pid, proc in list(_children.items()):
+        if proc.poll() is not None:
+            del _children[pid]
+
+
+def running_programs(lab: str) -> list[RunningProgram]:
+    """Return the programs of lab ``lab`` recorded in its pidfiles that are still running."""
+    found = []
+    directory = programs_dir(lab)
+    if not directory.is_dir():
+        return []
+    for path in sorted(directory.glob("*.pid")):
+        program = _read_pidfile(path)
+        if program is not None and _alive(program):
+            found.append(program)
+    return found
+
+
+def _read_pidfile(path: Path) -> RunningProgram | None:
+    try:
+        data = json.loads(path.read_text())
+        return RunningProgram(
+            node=str(data["node"]),
+            interface=str(data["interface"]),
+            app=str(data["app"]),
+            pid=int(data["pid"]),
+            started=int(data["started"]),
+            argv=tuple(str(a) for a in data["argv"]),
+            trace=str(data["trace"]),
+        )
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _end(program: RunningProgram) -> None:
+    """SIGTERM by PID, wait a little, SIGKILL if it stays (only if it is still that process)."""
+    if not _alive(program):
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(program.pid, signal.SIGTERM)
+    deadline = time.monotonic() + STOP_TIMEOUT
+    while time.monotonic() < deadline and _alive(program):
+        time.sleep(0.02)
+    if _alive(program):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(program.pid, signal.SIGKILL)
+    proc = _children.pop(program.pid, None)
+    if proc is not None:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=STOP_TIMEOUT)
+
+
+def _launch(lab: str, spec: ProgramSpec, argv: list[str]) -> RunningProgram:
+    directory = programs_dir(lab)
+    directory.mkdir(parents=True, exist_ok=True)
+    trace = directory / f"{spec.stem}.trace"
+    log = directory / f"{spec.stem}.log"
+    env = {"PATH": SAFE_PATH, "HOME": "/", "LANG": "C.UTF-8", "PYTHONPATH": str(ROOT)}
+    with trace.open("wb") as out, log.open("wb") as err:
+        proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=err,
+            cwd=ROOT,
+            env=env,
+            close_fds=True,
+            # Its own session: the worker's signals (Ctrl-C, a task's end) are not its.
+            start_new_session=True,
+        )
+    _children[proc.pid] = proc
+    started = _start_time(proc.pid) or 0
+    program = RunningProgram(
+        spec.node, spec.interface, spec.app, proc.pid, started, tuple(argv), str(trace)
+    )
+    (directory / f"{spec.stem}.pid").write_text(json.dumps(program.to_json()))
+    return program
+
+
+def _wait_ready(lab: str, programs: list[RunningProgram]) -> None:
+    """Wait until every program printed its ``start`` trace line.
+
+    Raises:
+        ProgramError: one exited (its last stderr line in the message) or stayed silent.
+    """
+    waiting = list(programs)
+    deadline = time.monotonic() + READY_TIMEOUT
+    while waiting:
+        for program in list(waiting):
+            if _said_start(Path(program.trace)):
+                waiting.remove(program)
+            elif not _alive(program):
+                raise ProgramError(program.node, program.interface, _last_error(lab, program))
+        if not waiting:
+            return
+        if time.monotonic() > deadline:
+            program = waiting[0]
+            raise ProgramError(
+                program.node, program.interface, f"{program.app} did not start serving in time"
+            )
+        time.sleep(0.02)
+
+
+def _said_start(trace: Path) -> bool:
+    try:
+        with trace.open("rb") as handle:
+            for line in handle:
+                if b'"event": "start"' in line or b'"event":"start"' in line:
+                    return True
+    except OSError:
+        return False
+    return False
+
+
+def _last_error(lab: str, program: RunningProgram) -> str:
+    log = programs_dir(lab) / f"{program.node}-{program.interface}.log"
+    try:
+        lines = [line for line in log.read_text(errors="replace").splitlines() if line.strip()]
+    except OSError:
+        lines = []
+    return f"{program.app} exited: {lines[-1] if lines else 'no message'}"
+
+
+def start_programs(lab: str, topology: Topology) -> list[RunningProgram]:
+    """Make the programs of lab ``lab`` match ``topology``; return those running.
+
+    Idempotent: a program already running with the same argv stays; one whose
+    argv changed is restarted; one whose link is gone is ended. Waits until each
+    started program says it is serving.
+
+    Raises:
+        ProgramError: a program exited at once or did not start serving in time
+            (the others keep running; ``stop_programs`` ends them).
+    """
+    specs = program_specs(topology)
+    directory = programs_dir(lab)
+    if not specs and not directory.is_dir():
+        return []
+    wanted = {spec.stem: spec for spec in specs}
+    current = {f"{p.node}-{p.interface}": p for p in running_programs(lab)}
+    result: list[RunningProgram] = []
+    started: list[RunningProgram] = []
+    for stem, program in current.items():
+        if stem not in wanted:
+            _end(program)
+            (directory / f"{stem}.pid").unlink(missing_ok=True)
+    for stem, spec in wanted.items():
+        argv = program_argv(lab, spec)
+        have = current.get(stem)
+        if have is not None and list(have.argv) == argv:
+            result.append(have)
+            continue
+        if have is not None:
+            _end(have)
+        program = _launch(lab, spec, argv)
+        started.append(program)
+        result.append(program)
+    _wait_ready(lab, started)
+    return result
+
+
+def stop_programs(lab: str) -> list[int]:
+    """End every program of lab ``lab`` by PID and remove its files; return the PIDs ended.
+
+    Safe to call for a lab without programs, and twice.
+    """
+    directory = programs_dir(lab)
+    if not directory.is_dir():
+        return []
+    ended = []
+    for path in sorted(directory.glob("*.pid")):
+        program = _read_pidfile(path)
+        if program is not None and _alive(program):
+            _end(program)
+            ended.append(program.pid)
+    for path in directory.iterdir():
+        path.unlink(missing_ok=True)
+    with contextlib.suppress(OSError):
+        directory.rmdir()
+        directory.parent.rmdir()  # labs/<lab>, when nothing else lives there
+    return ended
+
+
+def read_trace(lab: str, since: float = 0.0) -> list[dict[str, Any]]:
+    """Return the trace lines (``packet`` and ``drop`` events, ``ts >= since``) of the
+    lab's programs, each with ``node`` and ``interface`` added, in time order."""
+    directory = programs_dir(lab)
+    events: list[dict[str, Any]] = []
+    if not directory.is_dir():
+        return events
+    for path in sorted(directory.glob("*.pid")):
+        program = _read_pidfile(path)
+        if program is None:
+            continue
+        try:
+            lines = Path(program.trace).read_text(errors="replace").splitlines()
+        except OSError:
+            continue
+        for line in lines:
+            try:
+                event = json.loads(line)
+            except ValueError:
+                continue  # a line still being written
+            if not isinstance(event, dict) or event.get("event") not in ("packet", "drop"):
+                continue
+            if float(event.get("ts", 0)) < since:
+                continue
+            event["node"], event["interface"] = program.node, program.interface
+            events.append(event)
+    events.sort(key=lambda e: float(e.get("ts", 0)))
+    return events

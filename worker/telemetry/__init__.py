@@ -1,0 +1,1 @@
+"""Live telemetry on a lab host: counters, captures, packet journeys, consoles."""
