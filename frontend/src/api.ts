@@ -1,0 +1,126 @@
+// The HTTP API (django-ninja under /api/): session auth + Django's CSRF cookie.
+import type { Issue, Topology } from "./model/types";
+
+export class ApiError extends Error {
+  constructor(
+    public status: number,
+    public code: string,
+    message: string,
+    public issues: Issue[] = [],
+  ) {
+    super(message);
+  }
+}
+
+function cookie(name: string): string | null {
+  const m = document.cookie.match(new RegExp(`(?:^|; )${name}=([^;]*)`));
+  return m ? decodeURIComponent(m[1]) : null;
+}
+
+let csrfReady: Promise<void> | null = null;
+async function ensureCsrf(): Promise<void> {
+  if (cookie("csrftoken")) return;
+  csrfReady ??= fetch("/api/auth/csrf", { credentials: "same-origin" }).then(() => undefined);
+  await csrfReady;
+  csrfReady = null;
+}
+
+export async function api<T = unknown>(method: string, path: string, body?: unknown): Promise<T> {
+  const headers: Record<string, string> = { Accept: "application/json" };
+  if (method !== "GET") {
+    await ensureCsrf();
+    headers["X-CSRFToken"] = cookie("csrftoken") ?? "";
+  }
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  let res: Response;
+  try {
+    res = await fetch(path, {
+      method,
+      headers,
+      credentials: "same-origin",
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch (e) {
+    throw new ApiError(0, "network", `cannot reach the server: ${(e as Error).message}`);
+  }
+  const text = await res.text();
+  let data: unknown = null;
+  try {
+    data = text ? JSON.parse(text) : null;
+  } catch {
+    data = text;
+  }
+  if (!res.ok) {
+    const d = (data ?? {}) as { code?: string; message?: string; detail?: unknown; issues?: Issue[] };
+    const message = d.message ?? (typeof d.detail === "string" ? d.detail : `${res.status} ${res.statusText}`);
+    throw new ApiError(res.status, d.code ?? String(res.status), message, d.issues ?? []);
+  }
+  return data as T;
+}
+
+export interface Me {
+  id?: number;
+  username: string;
+}
+export interface Deployment {
+  id: number;
+  state: string;
+  action?: string;
+  progress?: { done: number; total: number; step: string };
+  error_message?: string | null;
+}
+export interface LabSummary {
+  id: number;
+  name: string;
+  description?: string;
+  updated?: string;
+  deployment?: Deployment | null;
+}
+export interface LabDetail extends LabSummary {
+  key?: string;
+  revision?: number;
+  topology: Topology | null;
+  draft?: Topology | null;
+  draft_issues?: Issue[];
+}
+export interface Demo {
+  slug: string;
+  title: string;
+  summary: string;
+  explanation?: string;
+}
+export interface Hop {
+  node: string;
+  interface: string;
+  time?: number | string;
+  direction?: string;
+  summary?: string;
+  changes?: string[];
+}
+
+export const Api = {
+  me: () => api<Me>("GET", "/api/auth/me"),
+  login: (username: string, password: string) => api<Me>("POST", "/api/auth/login", { username, password }),
+  logout: () => api("POST", "/api/auth/logout"),
+  labs: () => api<LabSummary[] | { items: LabSummary[] }>("GET", "/api/labs").then((r) => (Array.isArray(r) ? r : r.items)),
+  createLab: (name: string, topology?: Topology) =>
+    api<LabDetail>("POST", "/api/labs", topology ? { name, topology } : { name }),
+  lab: (id: number | string) => api<LabDetail>("GET", `/api/labs/${id}`),
+  renameLab: (id: number, name: string) => api<LabDetail>("PATCH", `/api/labs/${id}`, { name }),
+  deleteLab: (id: number) => api("DELETE", `/api/labs/${id}`),
+  duplicateLab: (id: number) => api<LabDetail>("POST", `/api/labs/${id}/duplicate`),
+  saveTopology: (id: number | string, doc: Topology) =>
+    api<{ revision: number; topology: Topology }>("PUT", `/api/labs/${id}/topology`, doc),
+  importTopology: (format: string, text: string) =>
+    api<{ topology: Topology; warnings: string[] }>("POST", "/api/topology/import", { format, text }),
+  action: (id: number | string, action: "deploy" | "apply" | "destroy") =>
+    api<{ deployment: Deployment }>("POST", `/api/labs/${id}/${action}`),
+  demos: () => api<Demo[]>("GET", "/api/demos"),
+  openDemo: (slug: string) => api<{ lab_id: number }>("POST", `/api/demos/${slug}/open`),
+  runDemo: (labId: number | string) => api("POST", `/api/labs/${labId}/demo/run`),
+  startCapture: (labId: number | string, node: string, iface: string, filter: string) =>
+    api<{ id: number | string }>("POST", `/api/labs/${labId}/captures`, { node, interface: iface, filter }),
+  stopCapture: (id: number | string) => api("POST", `/api/captures/${id}/stop`),
+  journey: (labId: number | string, src: string, dst: string) =>
+    api<{ hops: Hop[] }>("POST", `/api/labs/${labId}/journeys`, { src, dst }),
+};

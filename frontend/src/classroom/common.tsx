@@ -1,0 +1,51 @@
+// Small pieces the classroom pages share: error display, 401 handling, polling.
+import { useEffect, useRef } from "react";
+import { ApiError } from "../api";
+import type { Issue } from "../model/types";
+import { navigate } from "../router";
+
+/** The message to show for a failed call; a 401 goes to the sign-in page instead. */
+export function failure(e: unknown): string {
+  if (e instanceof ApiError && e.status === 401) {
+    navigate(`/login?next=${encodeURIComponent(location.pathname)}`, true);
+    return "";
+  }
+  return e instanceof ApiError ? e.message : String((e as Error)?.message ?? e);
+}
+
+/** Call `fn` now and every `ms` while `active` (skipped while the tab is hidden). */
+export function usePolling(fn: () => void, ms: number, active = true): void {
+  const ref = useRef(fn);
+  ref.current = fn;
+  useEffect(() => {
+    if (!active) return;
+    ref.current();
+    const t = setInterval(() => {
+      if (document.visibilityState !== "hidden") ref.current();
+    }, ms);
+    return () => clearInterval(t);
+  }, [ms, active]);
+}
+
+export function ErrorBox({ error }: { error: string }) {
+  return error ? <div className="error" role="alert">{error}</div> : null;
+}
+
+/** Every issue of a field, each with its path, message and hint. */
+export function FieldIssues({ issues }: { issues?: Issue[] }) {
+  if (!issues?.length) return null;
+  return (
+    <ul className="cr-issues">
+      {issues.map((i, k) => (
+        <li key={k}>
+          <code className="issue-path">{i.path}</code> {i.message}
+          {i.hint && <div className="hint">{i.hint}</div>}
+        </li>
+      ))}
+    </ul>
+  );
+}
+
+export function stateBadge(state: string) {
+  return <span className={`badge state-${state}`}>{state}</span>;
+}

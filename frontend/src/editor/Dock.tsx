@@ -1,0 +1,256 @@
+// The bottom dock: issues, capture, packet journey, consoles, interface statistics.
+import { lazy, Suspense, useEffect, useMemo, useRef, useState } from "react";
+import { Api, ApiError, type Hop } from "../api";
+import { issueTarget } from "../model/issues";
+import type { Issue, Topology } from "../model/types";
+import type { CounterSample } from "./context";
+import type { Selection } from "./Properties";
+// xterm.js and uPlot load on first use: the editor itself opens faster without them.
+const ConsoleTerminal = lazy(() => import("./Terminal").then((m) => ({ default: m.ConsoleTerminal })));
+const InterfaceStats = lazy(() => import("./Sparklines").then((m) => ({ default: m.InterfaceStats })));
+
+export type DockTab = "issues" | "capture" | "journey" | "stats" | `console:${string}`;
+
+const MAX_LINES = 5000;
+
+function IssuesPanel({ doc, issues, onIssueClick }: { doc: Topology; issues: Issue[]; onIssueClick: (s: Selection) => void }) {
+  if (!issues.length) return <p className="muted ok">No issues: the server accepts this topology.</p>;
+  return (
+    <ul className="issue-list" data-testid="issue-list">
+      {issues.map((i, k) => {
+        const t = issueTarget(i.path, doc);
+        return (
+          <li
+            key={k}
+            onClick={() => t && onIssueClick(t.kind === "node" ? { nodes: [t.id], edges: [] } : t.also.length ? { nodes: t.also, edges: [] } : { nodes: [], edges: [t.id] })}
+            className={t ? "clickable" : ""}
+          >
+            <code className="issue-path">{i.path || "(lab)"}</code>
+            <span className="issue-msg">{i.message}</span>
+            {i.hint && <span className="hint">{i.hint}</span>}
+            <span className="issue-code">{i.code}</span>
+          </li>
+        );
+      })}
+    </ul>
+  );
+}
+
+function CapturePanel(props: { labId: string; doc: Topology; feed: { capture: string; lines: string[]; dropped: number }[] }) {
+  const { doc } = props;
+  const [node, setNode] = useState(doc.nodes[0]?.name ?? "");
+  const ifaces = doc.nodes.find((n) => n.name === node)?.interfaces ?? [];
+  const [iface, setIface] = useState("");
+  const [filter, setFilter] = useState("");
+  const [capture, setCapture] = useState<string | null>(null);
+  const [running, setRunning] = useState(false);
+  const [lines, setLines] = useState<string[]>([]);
+  const [dropped, setDropped] = useState(0);
+  const [paused, setPaused] = useState(false);
+  const [search, setSearch] = useState("");
+  const [error, setError] = useState("");
+  const seen = useRef(0);
+  const box = useRef<HTMLDivElement>(null);
+
+  useEffect(() => {
+    // Take the feed entries that arrived since last time and belong to our capture.
+    const fresh = props.feed.slice(seen.current);
+    seen.current = props.feed.length;
+    if (!capture || paused) return;
+    const mine = fresh.filter((f) => String(f.capture) === String(capture));
+    if (!mine.length) return;
+    setLines((l) => [...l, ...mine.flatMap((m) => m.lines)].slice(-MAX_LINES));
+    setDropped((d) => d + mine.reduce((a, m) => a + m.dropped, 0));
+  }, [props.feed, capture, paused]);
+  useEffect(() => {
+    if (!paused && box.current) box.current.scrollTop = box.current.scrollHeight;
+  }, [lines, paused]);
+
+  async function start() {
+    setError("");
+    try {
+      const r = await Api.startCapture(props.labId, node, iface || ifaces[0]?.name || "", filter);
+      setCapture(String(r.id));
+      setRunning(true);
+      setLines([]);
+      setDropped(0);
+    } catch (e) {
+      setError(e instanceof ApiError ? e.message : String(e));
+    }
+  }
+  async function stop() {
+    if (!capture) return;
+    try {
+      await Api.stopCapture(capture);
+    } catch (e) {
+      setError(e instanceof ApiError ? e.message : String(e));
+    }
+    setRunning(false);
+  }
+  const shown = useMemo(() => (search ? lines.filter((l) => l.toLowerCase().includes(search.toLowerCase())) : lines), [lines, search]);
+
+  return (
+    <div className="capture">
+      <div className="toolbar">
+        <select aria-label="Capture node" value={node} onChange={(e) => { setNode(e.target.value); setIface(""); }}>
+          {doc.nodes.map((n) => <option key={n.name}>{n.name}</option>)}
+        </select>
+        <select aria-label="Capture interface" value={iface || ifaces[0]?.name || ""} onChange={(e) => setIface(e.target.value)}>
+          {ifaces.map((i) => <option key={i.name}>{i.name}</option>)}
+        </select>
+        <input aria-label="Capture filter" placeholder="filter, e.g. icmp or port 53" value={filter} onChange={(e) => setFilter(e.target.value)} className="grow" />
+        {!running ? (
+          <button className="btn primary" onClick={start} disabled={!node}>Start</button>
+        ) : (
+          <button className="btn danger" onClick={stop}>Stop</button>
+        )}
+        <button className="btn" onClick={() => setPaused((p) => !p)}>{paused ? "Resume" : "Pause"}</button>
+        <button className="btn" onClick={() => setLines([])}>Clear</button>
+        <input aria-label="Search capture" placeholder="search" value={search} onChange={(e) => setSearch(e.target.value)} />
+        {capture && <a className="btn" href={`/api/captures/${capture}/pcap`} download>pcap</a>}
+      </div>
+      {error && <div className="error">{error}</div>}
+      <div className="capture-lines" ref={box} data-testid="capture-lines">
+        {shown.map((l, k) => <div key={k}>{l}</div>)}
+        {!shown.length && <div className="muted">{capture ? "waiting for packets…" : "Pick an interface and start a capture."}</div>}
+      </div>
+      {dropped > 0 && <div className="muted small">{dropped} lines dropped by the server (too fast to show)</div>}
+    </div>
+  );
+}
+
+function JourneyPanel(props: {
+  labId: string;
+  doc: Topology;
+  hops: Record<string, unknown>[];
+  step: number;
+  onJourney: (hops: Record<string, unknown>[]) => void;
+  onStep: (i: number) => void;
+}) {
+  const names = props.doc.nodes.map((n) => n.name);
+  const [src, setSrc] = useState(names[0] ?? "");
+  const [dst, setDst] = useState(names[1] ?? "");
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState("");
+  const [address, setAddress] = useState("");
+  async function trace() {
+    setBusy(true);
+    setError("");
+    try {
+      // The server traces to an address: a node's first IPv4 address stands for the node.
+      const node = props.doc.nodes.find((n) => n.name === dst);
+      const addr = node?.interfaces.flatMap((i) => i.addresses ?? []).find((a) => /^\d+\.\d+\.\d+\.\d+/.test(a));
+      const target = address.trim() || addr?.split("/")[0];
+      if (!target) {
+        setError(`node ${dst} has no IPv4 address to trace to; type an address`);
+        return;
+      }
+      const r = await Api.journey(props.labId, src, target);
+      props.onJourney((r.hops ?? []) as unknown as Record<string, unknown>[]);
+    } catch (e) {
+      setError(e instanceof ApiError ? e.message : String(e));
+    } finally {
+      setBusy(false);
+    }
+  }
+  return (
+    <div className="journey">
+      <div className="toolbar">
+        <label>From <select aria-label="Journey source" value={src} onChange={(e) => setSrc(e.target.value)}>{names.map((n) => <option key={n}>{n}</option>)}</select></label>
+        <label>to <select aria-label="Journey destination" value={dst} onChange={(e) => setDst(e.target.value)}>{names.map((n) => <option key={n}>{n}</option>)}</select></label>
+        <input aria-label="Journey address" placeholder="or an address" value={address} onChange={(e) => setAddress(e.target.value)} />
+        <button className="btn primary" onClick={trace} disabled={busy || !src || !(dst || address)}>{busy ? "Tracing…" : "Trace"}</button>
+        {props.hops.length > 0 && <button className="btn" onClick={() => props.onStep(0)}>Replay</button>}
+      </div>
+      {error && <div className="error">{error}</div>}
+      <ol className="hops">
+        {props.hops.map((raw, i) => {
+          const h = raw as unknown as Hop & { t_us?: number; packet?: string; src?: string; dst?: string; ttl?: number; src_mac?: string; dst_mac?: string; seq?: number };
+          // The agent sends the packet's fields; a ready-made summary wins when present.
+          const summary =
+            h.summary ??
+            (h.packet ? `ICMP ${h.packet}${h.seq !== undefined ? ` #${h.seq}` : ""} ${h.src} → ${h.dst}, ttl ${h.ttl} · ${h.src_mac} → ${h.dst_mac}` : undefined);
+          const time = h.time ?? (h.t_us !== undefined ? `+${(h.t_us / 1000).toFixed(3)} ms` : undefined);
+          return (
+            <li key={i} className={i === props.step ? "active" : i < props.step ? "done" : ""} onClick={() => props.onStep(i)}>
+              <div className="hop-head">
+                <b>{h.node}</b>:{h.interface} <span className="muted">{h.direction}</span>
+                {time !== undefined && <span className="muted small"> {String(time)}</span>}
+              </div>
+              {summary && <div className="hop-summary">{summary}</div>}
+              {h.changes?.length ? <ul className="changes">{h.changes.map((c, k) => <li key={k}>{c}</li>)}</ul> : null}
+            </li>
+          );
+        })}
+      </ol>
+    </div>
+  );
+}
+
+export function Dock(props: {
+  open: boolean;
+  onToggle: () => void;
+  tab: DockTab;
+  onTab: (t: DockTab) => void;
+  labId: string;
+  doc: Topology;
+  issues: Issue[];
+  onIssueClick: (s: Selection) => void;
+  captureLines: { capture: string; lines: string[]; dropped: number }[];
+  journeyHops: Record<string, unknown>[];
+  journeyStep: number;
+  onJourney: (hops: Record<string, unknown>[]) => void;
+  onJourneyStep: (i: number) => void;
+  consoles: string[];
+  onCloseConsole: (n: string) => void;
+  onOpenConsole: (n: string) => void;
+  focusIface: { node: string; iface: string } | null;
+  samples: Map<string, CounterSample[]>;
+  latest: Map<string, CounterSample>;
+}) {
+  const tabs: { id: DockTab; label: string }[] = [
+    { id: "issues", label: `Issues${props.issues.length ? ` (${props.issues.length})` : ""}` },
+    { id: "capture", label: "Capture" },
+    { id: "journey", label: "Packet journey" },
+    { id: "stats", label: "Interface" },
+    ...props.consoles.map((n) => ({ id: `console:${n}` as DockTab, label: `⌨ ${n}` })),
+  ];
+  const statsId = props.focusIface ? `${props.focusIface.node}:${props.focusIface.iface}` : "";
+  return (
+    <section className={`dock ${props.open ? "open" : "closed"}`}>
+      <div className="dock-tabs" role="tablist">
+        {tabs.map((t) => (
+          <button key={t.id} role="tab" aria-selected={props.tab === t.id} className={`dock-tab ${props.tab === t.id ? "active" : ""} ${t.id === "issues" && props.issues.length ? "alert" : ""}`} onClick={() => props.onTab(t.id)}>
+            {t.label}
+            {t.id.startsWith("console:") && (
+              <span className="close" onClick={(e) => { e.stopPropagation(); props.onCloseConsole(t.id.slice(8)); }}>×</span>
+            )}
+          </button>
+        ))}
+        <select className="console-open" aria-label="Open a console" value="" onChange={(e) => e.target.value && props.onOpenConsole(e.target.value)}>
+          <option value="">+ console…</option>
+          {props.doc.nodes.map((n) => <option key={n.name} value={n.name}>{n.name}</option>)}
+        </select>
+        <div className="spacer" />
+        <button className="btn icon" onClick={props.onToggle} title={props.open ? "Hide" : "Show"}>{props.open ? "▾" : "▴"}</button>
+      </div>
+      <div className="dock-body" hidden={!props.open}>
+        <div hidden={props.tab !== "issues"}><IssuesPanel doc={props.doc} issues={props.issues} onIssueClick={props.onIssueClick} /></div>
+        <div hidden={props.tab !== "capture"}><CapturePanel labId={props.labId} doc={props.doc} feed={props.captureLines} /></div>
+        <div hidden={props.tab !== "journey"}>
+          <JourneyPanel labId={props.labId} doc={props.doc} hops={props.journeyHops} step={props.journeyStep} onJourney={props.onJourney} onStep={props.onJourneyStep} />
+        </div>
+        <div hidden={props.tab !== "stats"}>
+          {statsId ? <Suspense fallback={null}><InterfaceStats id={statsId} samples={props.samples.get(statsId) ?? []} key={statsId} /></Suspense> : <p className="muted">Click an interface name on a link (or "stats" in the properties panel) to see its traffic.</p>}
+        </div>
+        {props.consoles.map((n) => (
+          <div key={n} hidden={props.tab !== `console:${n}`} className="console-wrap">
+            <Suspense fallback={<p className="muted">Loading terminal…</p>}>
+              <ConsoleTerminal labId={props.labId} node={n} />
+            </Suspense>
+          </div>
+        ))}
+      </div>
+    </section>
+  );
+}

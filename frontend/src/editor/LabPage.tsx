@@ -1,0 +1,644 @@
+// The lab page: palette | canvas | properties, a top bar with the deploy controls
+// and a bottom dock (issues, capture, journey, consoles, interface statistics).
+import { useCallback, useEffect, useMemo, useRef, useState } from "react";
+import {
+  ReactFlow,
+  ReactFlowProvider,
+  Background,
+  Controls,
+  MiniMap,
+  ConnectionMode,
+  applyNodeChanges,
+  useReactFlow,
+  type Node as RFNode,
+  type Edge as RFEdge,
+  type NodeChange,
+  type OnConnectEnd,
+  type Connection,
+} from "@xyflow/react";
+import { Api, ApiError, type LabDetail } from "../api";
+import { Link as RouteLink, navigate } from "../router";
+import { topologyToGraph, type DeviceData, type AttachData } from "../model/convert";
+import { issuesByElement } from "../model/issues";
+import { createHistory, push, undo, redo, canUndo, canRedo, type History } from "../model/history";
+import * as edit from "../model/edit";
+import { autoLayout } from "../model/layout";
+import { emptyTopology, type Issue, type NodeKind, type Topology } from "../model/types";
+import { LabSocket, type LiveMessage } from "../live/socket";
+import { normaliseCounters } from "../live/counters";
+import { nodeTypes, edgeTypes } from "./nodes";
+import { ViewContext, type CanvasView, type CounterSample } from "./context";
+import { Palette, type LinkTool } from "./Palette";
+import { Properties, type Selection } from "./Properties";
+import { Dock, type DockTab } from "./Dock";
+import { importFile, exportImage } from "./files";
+
+const SAVE_DELAY_MS = 700;
+const HISTORY_SAMPLES = 300; // 5 minutes at 1 Hz
+
+type SaveStatus = "saved" | "saving" | "dirty" | "invalid" | "error" | "loading";
+
+export function LabPage({ labId }: { labId: string }) {
+  return (
+    <ReactFlowProvider>
+      <LabEditor labId={labId} />
+    </ReactFlowProvider>
+  );
+}
+
+function LabEditor({ labId }: { labId: string }) {
+  const flow = useReactFlow();
+  const [lab, setLab] = useState<LabDetail | null>(null);
+  const [loadError, setLoadError] = useState("");
+  const [hist, setHist] = useState<History<Topology>>(() => createHistory(emptyTopology()));
+  const doc = hist.present;
+  const [issues, setIssues] = useState<Issue[]>([]);
+  const [save, setSave] = useState<SaveStatus>("loading");
+  const [saveError, setSaveError] = useState("");
+  const [toast, setToast] = useState("");
+  const [linkTool, setLinkTool] = useState<LinkTool>("veth");
+  const [selection, setSelection] = useState<Selection>({ nodes: [], edges: [] });
+  const [focusIface, setFocusIface] = useState<{ node: string; iface: string } | null>(null);
+  const [dockTab, setDockTab] = useState<DockTab>("issues");
+  const [dockOpen, setDockOpen] = useState(true);
+  const [far, setFar] = useState(false); // zoomed out: hide interface labels
+  // Live state.
+  const [state, setState] = useState("");
+  const [progress, setProgress] = useState<{ done: number; total: number; step: string } | null>(null);
+  const [connected, setConnected] = useState(false);
+  const [deployError, setDeployError] = useState("");
+  const samples = useRef(new Map<string, CounterSample[]>());
+  const [latest, setLatest] = useState<Map<string, CounterSample>>(new Map());
+  const [captureLines, setCaptureLines] = useState<{ capture: string; lines: string[]; dropped: number }[]>([]);
+  const [journeyHops, setJourneyHops] = useState<Record<string, unknown>[]>([]);
+  const [journeyStep, setJourneyStep] = useState<number>(-1);
+  const [consoles, setConsoles] = useState<string[]>([]);
+  const clip = useRef<edit.Clip | null>(null);
+  const loaded = useRef(false);
+  const wrapper = useRef<HTMLDivElement>(null);
+
+  const commit = useCallback((f: (d: Topology) => Topology) => {
+    setHist((h) => push(h, f(h.present)));
+  }, []);
+
+  // ---- load -----------------------------------------------------------
+  useEffect(() => {
+    Api.lab(labId)
+      .then((l) => {
+        setLab(l);
+        const start = l.draft ?? l.topology ?? emptyTopology(l.name.replace(/[^A-Za-z0-9_.-]+/g, "-").slice(0, 64) || "lab");
+        let first: Topology = { ...start, nodes: start.nodes ?? [], links: start.links ?? [] };
+        if (first.nodes.some((n) => !n.position)) {
+          // A document written by hand or by a script: lay it out instead of a plain grid.
+          const pos = autoLayout(first);
+          first = { ...first, nodes: first.nodes.map((n) => (n.position ? n : { ...n, position: pos.get(n.name) ?? { x: 0, y: 0 } })) };
+        }
+        setHist(createHistory(first));
+        setIssues(l.draft ? (l.draft_issues ?? []) : []);
+        setSave(l.draft && l.draft_issues?.length ? "invalid" : "saved");
+        setState((l as { state?: string }).state ?? l.deployment?.state ?? "");
+        if (l.deployment?.progress) setProgress(l.deployment.progress);
+      })
+      .catch((e) => {
+        if (e instanceof ApiError && e.status === 401) navigate(`/login?next=/labs/${labId}`);
+        else setLoadError(e instanceof ApiError ? e.message : String(e));
+      });
+  }, [labId]);
+
+  // ---- autosave (debounced PUT) -------------------------------------------
+  useEffect(() => {
+    if (!lab) return;
+    if (!loaded.current) {
+      loaded.current = true;
+      return;
+    }
+    setSave("dirty");
+    const timer = setTimeout(async () => {
+      setSave("saving");
+      try {
+        const r = await Api.saveTopology(labId, doc);
+        setIssues([]);
+        setSave("saved");
+        setLab((l) => (l ? { ...l, revision: r.revision } : l));
+      } catch (e) {
+        if (e instanceof ApiError && e.status === 400) {
+          setIssues(e.issues.length ? e.issues : [{ path: "", code: e.code, message: e.message }]);
+          setSave("invalid");
+        } else {
+          setSave("error");
+          setSaveError(e instanceof ApiError ? e.message : String(e));
+        }
+      }
+    }, SAVE_DELAY_MS);
+    return () => clearTimeout(timer);
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [doc]);
+
+  // ---- websocket ------------------------------------------------------------
+  const onLive = useCallback((m: LiveMessage) => {
+    const applyCounters = (raw: unknown) => {
+      if (!raw) return;
+      const ifaces = normaliseCounters(raw) as Record<string, Partial<CounterSample>>;
+      const now = Date.now() / 1000;
+      const next = new Map<string, CounterSample>();
+      for (const [key, c] of Object.entries(ifaces)) {
+        const s: CounterSample = {
+          t: now,
+          rx_bps: Number(c.rx_bps ?? 0),
+          tx_bps: Number(c.tx_bps ?? 0),
+          rx_pps: Number(c.rx_pps ?? 0),
+          tx_pps: Number(c.tx_pps ?? 0),
+          rx_errors: Number(c.rx_errors ?? 0),
+          tx_errors: Number(c.tx_errors ?? 0),
+          rx_dropped: Number(c.rx_dropped ?? 0),
+          tx_dropped: Number(c.tx_dropped ?? 0),
+          oper: c.oper as string | undefined,
+        };
+        const list = samples.current.get(key) ?? [];
+        list.push(s);
+        if (list.length > HISTORY_SAMPLES) list.splice(0, list.length - HISTORY_SAMPLES);
+        samples.current.set(key, list);
+        next.set(key, s);
+      }
+      setLatest(next);
+    };
+    switch (m.type) {
+      case "snapshot": {
+        const dep = (m.deployment ?? {}) as { state?: string; progress?: { done: number; total: number; step: string } };
+        const st = (m.state as string | undefined) ?? dep.state;
+        if (st !== undefined) setState(st ?? "");
+        const pr = (m.progress as typeof dep.progress) ?? dep.progress;
+        if (pr) setProgress(pr);
+        const counters = m.counters as { interfaces?: Record<string, Partial<CounterSample>> } | undefined;
+        applyCounters(counters?.interfaces ?? m.interfaces);
+        break;
+      }
+      case "deploy.progress":
+        setProgress({ done: Number(m.done ?? 0), total: Number(m.total ?? 0), step: String(m.step ?? "") });
+        break;
+      case "deploy.state": {
+        // {deployment: {state, progress, error_message ...}}
+        const dep = (m.deployment ?? {}) as { state?: string; progress?: { done: number; total: number; step: string }; error_message?: string };
+        if (dep.state) setState(dep.state);
+        if (dep.progress) setProgress(dep.progress);
+        if (dep.state === "failed" && dep.error_message) setDeployError(dep.error_message);
+        break;
+      }
+      case "lab.state":
+        if (m.state) setState(String(m.state));
+        break;
+      case "counters":
+        applyCounters(m.interfaces);
+        break;
+      case "capture.lines":
+        setCaptureLines((prev) => [
+          ...prev.slice(-200),
+          { capture: String(m.capture), lines: (m.lines as string[]) ?? [], dropped: Number(m.dropped ?? 0) },
+        ]);
+        break;
+      case "journey.hop":
+        setJourneyHops((prev) => [...prev, (m.hop as Record<string, unknown>) ?? m]);
+        break;
+    }
+  }, []);
+
+  useEffect(() => {
+    const sock = new LabSocket(labId, onLive, setConnected);
+    return () => sock.close();
+  }, [labId, onLive]);
+
+  // ---- graph ---------------------------------------------------------------
+  const graph = useMemo(() => topologyToGraph(doc), [doc]);
+  const [rfNodes, setRfNodes] = useState<RFNode[]>([]);
+  useEffect(() => {
+    setRfNodes((prev) => {
+      const selected = new Set(prev.filter((n) => n.selected).map((n) => n.id));
+      return graph.nodes.map((n) => ({
+        ...n,
+        selected: selected.has(n.id),
+        draggable: n.type === "device",
+      })) as RFNode[];
+    });
+  }, [graph]);
+  const rfEdges = useMemo(
+    () =>
+      graph.edges.map((e) => ({
+        ...e,
+        selected: selection.edges.includes(e.id),
+        selectable: !e.data.derived,
+      })) as RFEdge[],
+    [graph, selection.edges],
+  );
+  const issueMap = useMemo(() => issuesByElement(issues, doc), [issues, doc]);
+  const nameOf = useCallback(
+    (id: string) => {
+      const n = graph.nodes.find((g) => g.id === id);
+      return n && n.type === "device" ? (n.data as DeviceData).node.name : null;
+    },
+    [graph],
+  );
+
+  const onNodesChange = useCallback((changes: NodeChange[]) => {
+    setRfNodes((ns) => applyNodeChanges(changes, ns));
+  }, []);
+
+  const onNodeDragStop = useCallback(
+    (_: unknown, __: RFNode, dragged: RFNode[]) => {
+      const moves = new Map<string, { x: number; y: number }>();
+      for (const n of dragged) {
+        if (n.type !== "device") continue;
+        moves.set((n.data as DeviceData).node.name, n.position);
+      }
+      if (moves.size) commit((d) => edit.moveNodes(d, moves));
+    },
+    [commit],
+  );
+
+  const connectNames = useCallback(
+    (a: string | null, b: string | null) => {
+      if (!a || !b) return;
+      commit((d) => edit.connect(d, a, b, linkTool));
+    },
+    [commit, linkTool],
+  );
+  const onConnect = useCallback(
+    (c: Connection) => connectNames(nameOf(c.source), nameOf(c.target)),
+    [connectNames, nameOf],
+  );
+  // A drag released over a node's body (not exactly on its handle) still links.
+  const onConnectEnd: OnConnectEnd = useCallback(
+    (event, state) => {
+      if (state.isValid || !state.fromNode) return;
+      const pt = "changedTouches" in event ? event.changedTouches[0] : (event as MouseEvent);
+      const el = document.elementFromPoint(pt.clientX, pt.clientY)?.closest(".react-flow__node");
+      const target = el?.getAttribute("data-id");
+      if (target && target !== state.fromNode.id) connectNames(nameOf(state.fromNode.id), nameOf(target));
+    },
+    [connectNames, nameOf],
+  );
+
+  // Where a palette click puts a node: the free grid spot nearest the view's centre.
+  const freeSpot = useCallback(() => {
+    const r = wrapper.current?.getBoundingClientRect();
+    if (!r) return { x: 0, y: 0 };
+    const c = flow.screenToFlowPosition({ x: r.left + r.width / 2, y: r.top + r.height / 2 });
+    const taken = (x: number, y: number) =>
+      doc.nodes.some((n) => n.position && Math.abs(n.position.x - x) < 130 && Math.abs(n.position.y - y) < 80);
+    for (let ring = 0; ring < 12; ring++) {
+      for (let dy = -ring; dy <= ring; dy++) {
+        for (let dx = -ring; dx <= ring; dx++) {
+          if (Math.max(Math.abs(dx), Math.abs(dy)) !== ring) continue;
+          const x = c.x - 56 + dx * 170;
+          const y = c.y - 26 + dy * 110;
+          if (!taken(x, y)) return { x, y };
+        }
+      }
+    }
+    return { x: c.x, y: c.y };
+  }, [flow, doc.nodes]);
+
+  const addNode = useCallback(
+    (kind: NodeKind, at?: { x: number; y: number }) => {
+      const pos = at ?? freeSpot();
+      commit((d) => edit.addNode(d, kind, pos).doc);
+    },
+    [commit, freeSpot],
+  );
+  const attachTo = useCallback(
+    (nodeName: string, kind: string) => {
+      if (kind === "veth") return;
+      commit((d) => edit.attach(d, nodeName, kind));
+    },
+    [commit],
+  );
+
+  const onDrop = useCallback(
+    (e: React.DragEvent) => {
+      e.preventDefault();
+      const item = e.dataTransfer.getData("application/topolab");
+      if (!item) return;
+      const [what, kind] = item.split(":");
+      const pos = flow.screenToFlowPosition({ x: e.clientX, y: e.clientY });
+      if (what === "node") addNode(kind as NodeKind, { x: pos.x - 50, y: pos.y - 28 });
+      else {
+        const el = (e.target as HTMLElement).closest(".react-flow__node");
+        const name = el ? nameOf(el.getAttribute("data-id") ?? "") : null;
+        if (name) attachTo(name, kind);
+        else setToast(`drop a ${kind} link onto a node`);
+      }
+    },
+    [flow, addNode, attachTo, nameOf],
+  );
+
+  // ---- selection and commands -------------------------------------------------
+  const selectedNames = useCallback(
+    () => selection.nodes.map(nameOf).filter((n): n is string => !!n),
+    [selection.nodes, nameOf],
+  );
+  const deleteSelection = useCallback(() => {
+    const names = selectedNames();
+    const linkIdx = new Set<number>();
+    for (const id of selection.edges) {
+      const e = graph.edges.find((g) => g.id === id);
+      if (e?.data.index !== undefined && !e.data.derived) linkIdx.add(e.data.index);
+    }
+    for (const id of selection.nodes) {
+      const n = graph.nodes.find((g) => g.id === id);
+      if (n?.type === "attach") linkIdx.add((n.data as AttachData).index);
+    }
+    if (!names.length && !linkIdx.size) return;
+    commit((d) => edit.deleteElements(d, names, [...linkIdx]));
+    setSelection({ nodes: [], edges: [] });
+  }, [selection, graph, selectedNames, commit]);
+
+  const fit = useCallback(() => flow.fitView({ padding: 0.15, maxZoom: 1.25, duration: 250 }), [flow]);
+  // Fit once when the lab's nodes are first on screen (not on every edit).
+  const fitted = useRef(false);
+  useEffect(() => {
+    if (fitted.current || !lab) return;
+    if (graph.nodes.length === 0) {
+      fitted.current = true; // an empty lab: keep the default zoom for the first nodes
+      return;
+    }
+    if (rfNodes.length === 0) return;
+    fitted.current = true;
+    requestAnimationFrame(() => flow.fitView({ padding: 0.15, maxZoom: 1.25 }));
+  }, [lab, rfNodes.length, graph.nodes.length, flow]);
+  const layout = useCallback(() => {
+    commit((d) => edit.moveNodes(d, autoLayout(d)));
+    setTimeout(fit, 50);
+  }, [commit, fit]);
+
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent) => {
+      const t = e.target as HTMLElement;
+      if (t.closest("input, textarea, select, [contenteditable], .xterm")) return;
+      const mod = e.ctrlKey || e.metaKey;
+      const k = e.key.toLowerCase();
+      if (mod && k === "z" && !e.shiftKey) setHist(undo);
+      else if (mod && (k === "y" || (k === "z" && e.shiftKey))) setHist(redo);
+      else if (mod && k === "c") clip.current = edit.copySelection(doc, selectedNames());
+      else if (mod && k === "v" && clip.current?.nodes.length) {
+        const c = clip.current;
+        commit((d) => edit.paste(d, c).doc);
+      } else if (!mod && (e.key === "Delete" || e.key === "Backspace")) deleteSelection();
+      else if (!mod && k === "f") fit();
+      else if (!mod && k === "l") layout();
+      else return;
+      e.preventDefault();
+    };
+    window.addEventListener("keydown", onKey);
+    return () => window.removeEventListener("keydown", onKey);
+  }, [doc, selectedNames, commit, deleteSelection, fit, layout]);
+
+  // ---- deploy controls ---------------------------------------------------------
+  async function action(a: "deploy" | "apply" | "destroy") {
+    try {
+      const r = await Api.action(labId, a);
+      setProgress({ done: 0, total: 0, step: `${a} queued` });
+      setDeployError("");
+      if (r?.deployment?.state) setState(r.deployment.state);
+    } catch (e) {
+      setToast(e instanceof ApiError ? e.message : String(e));
+    }
+  }
+
+  async function onImport(file: File) {
+    try {
+      const { topology, warnings } = await importFile(file);
+      let t = topology;
+      if (t.nodes.some((n) => !n.position)) {
+        const pos = autoLayout(t);
+        t = { ...t, nodes: t.nodes.map((n) => n.position ? n : { ...n, position: pos.get(n.name) ?? { x: 0, y: 0 } }) };
+      }
+      commit(() => t);
+      setToast(warnings.length ? `Imported with warnings: ${warnings.join("; ")}` : `Imported ${file.name}`);
+      setTimeout(fit, 80);
+    } catch (e) {
+      setToast(e instanceof ApiError ? `Import failed: ${e.message}${e.issues.length ? ` — ${e.issues.map((i) => `${i.path}: ${i.message}`).join("; ")}` : ""}` : `Import failed: ${String(e)}`);
+    }
+  }
+
+  useEffect(() => {
+    if (!toast) return;
+    const t = setTimeout(() => setToast(""), 6000);
+    return () => clearTimeout(t);
+  }, [toast]);
+
+  // Animate a journey: one hop every 700 ms.
+  useEffect(() => {
+    if (journeyStep < 0 || journeyStep >= journeyHops.length) return;
+    const t = setTimeout(() => setJourneyStep((s) => (s + 1 < journeyHops.length ? s + 1 : s)), 700);
+    return () => clearTimeout(t);
+  }, [journeyStep, journeyHops.length]);
+  const activeHop = journeyStep >= 0 ? journeyHops[journeyStep] : undefined;
+
+  const view: CanvasView = useMemo(
+    () => ({
+      issues: issueMap,
+      state,
+      latest,
+      journeyNode: (activeHop?.node as string) ?? null,
+      journeyIface: (activeHop?.interface as string) ?? null,
+      onInterfaceClick: (node, iface) => {
+        setFocusIface({ node, iface });
+        setDockTab("stats");
+        setDockOpen(true);
+      },
+    }),
+    [issueMap, state, latest, activeHop],
+  );
+
+  if (loadError) {
+    return (
+      <div className="page">
+        <h1>Cannot open this lab</h1>
+        <p className="error">{loadError}</p>
+        <RouteLink to="/labs">Back to my labs</RouteLink>
+      </div>
+    );
+  }
+
+  const pct = progress && progress.total ? Math.round((100 * progress.done) / progress.total) : null;
+  const busy = ["pending", "planning", "deploying", "applying", "destroying"].includes(state);
+  const deployed = ["running", "applying", "failed", "unknown"].includes(state);
+
+  return (
+    <ViewContext.Provider value={view}>
+      <div className="editor">
+        <header className="topbar">
+          <RouteLink to="/labs" className="brand" title="My labs">
+            <span className="brand-mark">◆</span>
+          </RouteLink>
+          <input
+            className="lab-name"
+            aria-label="Lab name"
+            value={lab?.name ?? ""}
+            onChange={(e) => setLab((l) => (l ? { ...l, name: e.target.value } : l))}
+            onBlur={(e) => lab && Api.renameLab(lab.id, e.target.value).catch((err) => setToast(String(err.message)))}
+          />
+          <span className={`save-status save-${save}`} title={saveError} data-save={save}>
+            {{ saved: "Saved", saving: "Saving…", dirty: "Editing…", invalid: `${issues.length} issue${issues.length === 1 ? "" : "s"}`, error: "Not saved", loading: "Loading…" }[save]}
+          </span>
+          <div className="tool-group">
+            <button className="btn icon" title="Undo (Ctrl+Z)" disabled={!canUndo(hist)} onClick={() => setHist(undo)}>↶</button>
+            <button className="btn icon" title="Redo (Ctrl+Y)" disabled={!canRedo(hist)} onClick={() => setHist(redo)}>↷</button>
+            <button className="btn icon" title="Auto-layout (L)" onClick={layout}>⊞</button>
+            <button className="btn icon" title="Zoom to fit (F)" onClick={fit}>⤢</button>
+          </div>
+          <div className="tool-group">
+            <label className="btn" title="Open a JSON, YAML or containerlab (.clab.yml) file">
+              Open…
+              <input
+                type="file"
+                accept=".json,.yaml,.yml"
+                hidden
+                data-testid="import-file"
+                onChange={(e) => {
+                  const f = e.target.files?.[0];
+                  if (f) onImport(f);
+                  e.target.value = "";
+                }}
+              />
+            </label>
+            <details className="menu">
+              <summary className="btn">Export ▾</summary>
+              <div className="menu-items">
+                <a href={`/api/labs/${labId}/export?format=json`} download>Topology JSON</a>
+                <a href={`/api/labs/${labId}/export?format=yaml`} download>Topology YAML</a>
+                <a href={`/api/labs/${labId}/export?format=clab`} download>containerlab .clab.yml</a>
+                <button onClick={() => exportImage("png", rfNodes, doc.name).catch((e) => setToast(String(e)))}>Diagram PNG</button>
+                <button onClick={() => exportImage("svg", rfNodes, doc.name).catch((e) => setToast(String(e)))}>Diagram SVG</button>
+              </div>
+            </details>
+          </div>
+          <div className="spacer" />
+          <div className="deploy">
+            {(busy || (progress && state !== "running" && state !== "destroyed" && state !== "")) && progress && (
+              <div className="progress" title={progress.step} data-testid="progress">
+                <div className="progress-bar" style={{ width: `${pct ?? (busy ? 30 : 0)}%` }} />
+                <span className="progress-step">{progress.step}{pct !== null ? ` · ${progress.done}/${progress.total}` : ""}</span>
+              </div>
+            )}
+            <span className={`badge state-${state || "draft"}`} data-testid="state-badge" title={deployError || undefined}>
+              {state || "not deployed"}
+            </span>
+            <span className={`live-dot ${connected ? "on" : ""}`} title={connected ? "live" : "not connected"} />
+            {!deployed ? (
+              <button className="btn primary" disabled={busy || save === "invalid"} onClick={() => action("deploy")}>Deploy</button>
+            ) : (
+              <button className="btn primary" disabled={busy || save === "invalid"} onClick={() => action("apply")}>Apply changes</button>
+            )}
+            <button className="btn danger" disabled={busy || !deployed} onClick={() => action("destroy")}>Destroy</button>
+          </div>
+        </header>
+
+        <div className="workspace">
+          <Palette
+            linkTool={linkTool}
+            onLinkTool={setLinkTool}
+            onAddNode={(k) => addNode(k)}
+            onAttach={(k) => {
+              const name = selectedNames()[0];
+              if (name) attachTo(name, k);
+              else setToast(`select a node first, or drag ${k} onto a node`);
+            }}
+            addressing={!!doc.addressing?.auto}
+            onAddressing={(auto) => commit((d) => ({ ...d, addressing: { ...(d.addressing ?? {}), auto } }))}
+          />
+          <div className={`canvas ${far ? "far" : ""}`} ref={wrapper} onDragOver={(e) => e.preventDefault()} onDrop={onDrop}>
+            <ReactFlow
+              nodes={rfNodes}
+              edges={rfEdges}
+              nodeTypes={nodeTypes}
+              edgeTypes={edgeTypes}
+              onNodesChange={onNodesChange}
+              onNodeDragStop={onNodeDragStop}
+              onConnect={onConnect}
+              onConnectEnd={onConnectEnd}
+              onSelectionChange={({ nodes, edges }) =>
+                setSelection((s) => {
+                  const n = nodes.map((x) => x.id);
+                  const e = edges.map((x) => x.id);
+                  if (n.join() === s.nodes.join() && e.join() === s.edges.join()) return s;
+                  return { nodes: n, edges: e };
+                })
+              }
+              onEdgeClick={(_, e) => setSelection({ nodes: [], edges: [e.id] })}
+              onPaneClick={() => setSelection({ nodes: [], edges: [] })}
+              connectionMode={ConnectionMode.Loose}
+              connectionRadius={40}
+              deleteKeyCode={null}
+              minZoom={0.1}
+              maxZoom={3}
+              defaultViewport={{ x: 40, y: 40, zoom: 1 }}
+              onMove={(_, vp) => setFar(vp.zoom < 0.55)}
+              onlyRenderVisibleElements={doc.nodes.length > 300}
+              proOptions={{ hideAttribution: true }}
+            >
+              <Background gap={24} size={1} color="#d4dae3" />
+              <Controls showInteractive={false} />
+              {doc.nodes.length > 0 && <MiniMap pannable zoomable nodeStrokeWidth={3} style={{ width: 160, height: 110 }} />}
+            </ReactFlow>
+            {doc.nodes.length === 0 && (
+              <div className="canvas-hint">Click or drag a host, router or switch from the palette; then drag from one node's dot to another to link them.</div>
+            )}
+            {toast && <div className="toast" role="status">{toast}</div>}
+          </div>
+          <Properties
+            doc={doc}
+            graph={graph}
+            selection={selection}
+            issues={issues}
+            focusIface={focusIface}
+            onChange={commit}
+            onOpenConsole={(node) => {
+              setConsoles((c) => (c.includes(node) ? c : [...c, node]));
+              setDockTab(`console:${node}`);
+              setDockOpen(true);
+            }}
+            onStats={(node, iface) => view.onInterfaceClick(node, iface)}
+            onSelectElement={(ids) => setSelection(ids)}
+          />
+        </div>
+        <Dock
+          open={dockOpen}
+          onToggle={() => setDockOpen((o) => !o)}
+          tab={dockTab}
+          onTab={(t) => {
+            setDockTab(t);
+            setDockOpen(true);
+          }}
+          labId={labId}
+          doc={doc}
+          issues={issues}
+          onIssueClick={(ids) => {
+            setSelection(ids);
+            setRfNodes((ns) => ns.map((n) => ({ ...n, selected: ids.nodes.includes(n.id) })));
+          }}
+          captureLines={captureLines}
+          journeyHops={journeyHops}
+          journeyStep={journeyStep}
+          onJourney={(hops) => {
+            setJourneyHops(hops);
+            setJourneyStep(hops.length ? 0 : -1);
+          }}
+          onJourneyStep={setJourneyStep}
+          consoles={consoles}
+          onCloseConsole={(n) => {
+            setConsoles((c) => c.filter((x) => x !== n));
+            setDockTab("issues");
+          }}
+          onOpenConsole={(node) => {
+            setConsoles((c) => (c.includes(node) ? c : [...c, node]));
+            setDockTab(`console:${node}`);
+          }}
+          focusIface={focusIface}
+          samples={samples.current}
+          latest={latest}
+        />
+      </div>
+    </ViewContext.Provider>
+  );
+}
+

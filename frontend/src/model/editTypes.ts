@@ -1,0 +1,2 @@
+export type { Endpoint, Interface, Link, NodeKind, Topology, TopoNode } from "./types";
+export type { XY } from "./convert";

@@ -1,0 +1,63 @@
+import { useEffect, useState } from "react";
+import { Api, ApiError, type Demo } from "../api";
+import { navigate } from "../router";
+
+export function DemosPage() {
+  const [demos, setDemos] = useState<Demo[] | null>(null);
+  const [error, setError] = useState("");
+  const [missing, setMissing] = useState(false);
+
+  useEffect(() => {
+    Api.demos()
+      .then((d) => setDemos(Array.isArray(d) ? d : []))
+      .catch((e) => {
+        // The demo API comes from another room; until it exists, say so calmly.
+        if (e instanceof ApiError && (e.status === 404 || e.status === 405)) setMissing(true);
+        else setError(e instanceof ApiError ? e.message : String(e));
+        setDemos([]);
+      });
+  }, []);
+
+  async function open(slug: string, run: boolean) {
+    setError("");
+    try {
+      const { lab_id } = await Api.openDemo(slug);
+      if (run) {
+        try {
+          await Api.runDemo(lab_id);
+        } catch (e) {
+          setError(e instanceof ApiError ? `opened, but could not run: ${e.message}` : String(e));
+        }
+      }
+      navigate(`/labs/${lab_id}`);
+    } catch (e) {
+      setError(e instanceof ApiError ? e.message : String(e));
+    }
+  }
+
+  return (
+    <div className="page">
+      <div className="page-head"><h1>Demo library</h1></div>
+      {error && <div className="error">{error}</div>}
+      {missing && <div className="empty card">The demo library is not available on this server yet.</div>}
+      <div className="cards">
+        {demos?.map((d) => (
+          <div className="card demo" key={d.slug} data-demo={d.slug}>
+            <h3>{d.title}</h3>
+            <p>{d.summary}</p>
+            {d.explanation && (
+              <details>
+                <summary>How it works</summary>
+                <div className="explanation">{d.explanation}</div>
+              </details>
+            )}
+            <div className="row-actions">
+              <button className="btn primary" onClick={() => open(d.slug, false)}>Open</button>
+              <button className="btn" onClick={() => open(d.slug, true)}>Open &amp; run</button>
+            </div>
+          </div>
+        ))}
+      </div>
+    </div>
+  );
+}
