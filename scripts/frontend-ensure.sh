@@ -3,6 +3,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/../frontend"
 [ -f package.json ] || exit 0
+if ! command -v npm >/dev/null 2>&1; then
+  # A machine without Node.js: Debian's own (Node 18+ builds this frontend).
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm
+fi
 lock_sum=$(sha256sum package-lock.json 2>/dev/null | cut -c1-16 || echo none)
 if [ ! -f "node_modules/.topolab-$lock_sum" ]; then
   npm ci --no-audit --no-fund --loglevel=error
