@@ -18,4 +18,6 @@ fi
 echo "topolab: serving on http://127.0.0.1:8000 (API docs at /api/docs)"
 $PY -m uvicorn lab.asgi:application --host 127.0.0.1 --port 8000 --log-level warning &
 pids+=($!)
+# The demo user's demo lab, deployed once this box's lab host is up (idempotent).
+$PY manage.py topolab_demo_lab &
 wait -n "${pids[@]}"

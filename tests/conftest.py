@@ -6,13 +6,24 @@ import os
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from django.conf import settings as django_settings
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# Tests that use threads (the booking race, Celery workers in a thread) each hold their own
+# connection: that needs a file database (an in-memory SQLite is one connection's). Unique
+# per process, since several sessions may share this tree; pytest-django deletes it at the end.
+if django_settings.DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    _test_db = django_settings.DATABASES["default"].setdefault("TEST", {})
+    if not _test_db.get("NAME"):
+        _test_db["NAME"] = str(Path(tempfile.gettempdir()) / f"topolab-test-{os.getpid()}.sqlite3")
+
 ARTIFACTS = ROOT / "test-artifacts"
 
 
@@ -27,6 +38,45 @@ def netns_names() -> set[str]:
     """Return the names in `ip netns list`."""
     out = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=True)
     return {line.split()[0] for line in out.stdout.splitlines() if line.strip()}
+
+
+def point_celery_at(url: str, backend: str | None = None) -> tuple[str, str]:
+    """Point this process's Celery app at broker ``url`` (results too unless ``backend``).
+
+    Returns the old broker and result URLs.
+
+    Celery caches its connection pool, producer pool and result backend the first time
+    something sends a task; changing ``app.conf`` alone leaves them talking to the old
+    server. This drops those caches so the next send connects to ``url``.
+    """
+    import threading
+
+    from worker.celery import app
+
+    saved = (str(app.conf.broker_url), str(app.conf.result_backend))
+    app.conf.broker_url = url
+    app.conf.result_backend = backend or url
+    app._pool = None  # kombu keeps its pools per URL: a later switch back finds it open
+    amqp = app.__dict__.get("amqp")
+    if amqp is not None:
+        amqp._producer_pool = None
+    app._backend_cache = None
+    app._local = threading.local()
+    return saved
+
+
+def close_executor_connections() -> None:
+    """Close the database connections of asgiref's shared thread (async tests' ORM calls).
+
+    An async test's ``database_sync_to_async`` runs in one long-lived thread whose
+    connection outlives the test. A fixture that moves the database elsewhere for a
+    while (the orchestration room's shared file) calls this when it moves it back, so
+    that thread reconnects to the right one instead of reading a stale file.
+    """
+    from asgiref.sync import SyncToAsync
+    from django.db import connections
+
+    SyncToAsync.single_thread_executor.submit(connections.close_all).result(timeout=30)
 
 
 class RedisServer:

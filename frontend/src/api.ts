@@ -7,6 +7,8 @@ export class ApiError extends Error {
     public code: string,
     message: string,
     public issues: Issue[] = [],
+    /** The parsed error body (for fields such as `next_free` on a 409). */
+    public body: unknown = null,
   ) {
     super(message);
   }
@@ -53,7 +55,7 @@ export async function api<T = unknown>(method: string, path: string, body?: unkn
   if (!res.ok) {
     const d = (data ?? {}) as { code?: string; message?: string; detail?: unknown; issues?: Issue[] };
     const message = d.message ?? (typeof d.detail === "string" ? d.detail : `${res.status} ${res.statusText}`);
-    throw new ApiError(res.status, d.code ?? String(res.status), message, d.issues ?? []);
+    throw new ApiError(res.status, d.code ?? String(res.status), message, d.issues ?? [], data);
   }
   return data as T;
 }
@@ -88,6 +90,26 @@ export interface Demo {
   title: string;
   summary: string;
   explanation?: string;
+  /** The explanation rendered by the server (Markdown, sanitized). */
+  explanation_html?: string;
+}
+export interface LabDemo extends Demo {
+  last_run: DemoRun | null;
+  last_run_at: string | null;
+}
+export interface DemoRun {
+  lab: string;
+  slug: string;
+  passed: boolean;
+  seconds: number;
+  errors: string[];
+  probes: { label: string; src: string; dst: string; expected: string; reached: boolean; passed: boolean; rtt_ms: number | null; why: string; error: string }[];
+  fdb: { node: string; bridge: string; port: string; mac: string; owner: string | null }[] | null;
+  matrix: {
+    modes: Record<string, string>;
+    groups: { parent: string; mode: string; rows: string[]; cols: string[]; cells: { src: string; dst: string; address: string; reached: boolean }[] }[];
+  } | null;
+  journey: { hops: (Hop & { kind: string; text: string; t_us?: number })[]; missing: string[] } | null;
 }
 export interface Hop {
   node: string;
@@ -101,6 +123,7 @@ export interface Hop {
 export const Api = {
   me: () => api<Me>("GET", "/api/auth/me"),
   login: (username: string, password: string) => api<Me>("POST", "/api/auth/login", { username, password }),
+  loginWithToken: (token: string) => api<Me>("POST", "/api/auth/token", { token }),
   logout: () => api("POST", "/api/auth/logout"),
   labs: () => api<LabSummary[] | { items: LabSummary[] }>("GET", "/api/labs").then((r) => (Array.isArray(r) ? r : r.items)),
   createLab: (name: string, topology?: Topology) =>
@@ -117,7 +140,8 @@ export const Api = {
     api<{ deployment: Deployment }>("POST", `/api/labs/${id}/${action}`),
   demos: () => api<Demo[]>("GET", "/api/demos"),
   openDemo: (slug: string) => api<{ lab_id: number }>("POST", `/api/demos/${slug}/open`),
-  runDemo: (labId: number | string) => api("POST", `/api/labs/${labId}/demo/run`),
+  labDemo: (labId: number | string) => api<LabDemo>("GET", `/api/labs/${labId}/demo`),
+  runDemo: (labId: number | string) => api<DemoRun>("POST", `/api/labs/${labId}/demo/run`),
   startCapture: (labId: number | string, node: string, iface: string, filter: string) =>
     api<{ id: number | string }>("POST", `/api/labs/${labId}/captures`, { node, interface: iface, filter }),
   stopCapture: (id: number | string) => api("POST", `/api/captures/${id}/stop`),

@@ -2,13 +2,15 @@
 
 ``GET /api/demos`` and ``GET /api/demos/{slug}`` describe the library (the
 explanation as Markdown and as sanitized HTML); ``POST /api/demos/{slug}/open``
-makes a lab owned by the caller with the demo's topology; ``POST
+makes a lab owned by the caller with the demo's topology; ``GET
+/api/labs/{id}/demo`` tells the lab page which demo a lab is and its last run; ``POST
 /api/labs/{id}/demo/run`` runs the demo of a running demo lab on its lab host and
 returns the probes, views and journey. Another user's lab is 404, never 403.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from django.http import HttpRequest
@@ -35,6 +37,11 @@ class DemoDetailOut(DemoOut):
     journey: dict[str, Any] | None
 
 
+class LabDemoOut(DemoOut):
+    last_run: dict[str, Any] | None
+    last_run_at: datetime | None
+
+
 class OpenedOut(Schema):
     lab_id: int
 
@@ -58,6 +65,12 @@ def open_demo(request: HttpRequest, slug: str) -> Status[dict[str, Any]]:
     """Create a lab owned by the caller with the demo's topology; deploy it next."""
     lab = services.do_open_demo(request.user, slug)
     return Status(201, {"lab_id": lab.pk})
+
+
+@router.get("/labs/{lab_id}/demo", response={200: LabDemoOut, **errors(401, 404)})
+def lab_demo(request: HttpRequest, lab_id: int) -> dict[str, Any]:
+    """Return the demo a lab was opened from, with its last run (404 for other labs)."""
+    return services.demo_of_lab(request.user, lab_id)
 
 
 @router.post(

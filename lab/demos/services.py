@@ -125,6 +125,18 @@ def check_demo_lab(user: services.User, lab_id: int) -> tuple[Lab, Demo]:
     return lab, demo
 
 
+def demo_of_lab(user: services.User, lab_id: int) -> dict[str, Any]:
+    """The demo of the user's demo lab ``lab_id`` (as in the library) and its last run.
+
+    Raises:
+        NotAuthenticated: the user is anonymous.
+        NotFound: no such lab, not the user's, or not opened from the library.
+    """
+    lab, demo = check_demo_lab(user, lab_id)
+    record = DemoLab.objects.get(lab=lab)
+    return {**demo_summary(demo), "last_run": record.last_run, "last_run_at": record.last_run_at}
+
+
 def check_runnable(lab: Lab) -> None:
     """Refuse to run a demo whose lab is not running.
 

@@ -5,27 +5,15 @@ and a synchronous stand-in for the Celery hand-off that drives the real engine.
 from __future__ import annotations
 
 import json
-import os
 import random
-import tempfile
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from django.conf import settings as django_settings
 from django.contrib.auth import get_user_model
 from django.test import Client
 
 from tests.conftest import RedisServer
-
-# The booking race is tested with threads, each on its own connection: that needs a
-# file database (an in-memory SQLite is one connection's). Unique per process, since
-# several sessions share this tree; pytest-django deletes it at the end.
-if django_settings.DATABASES["default"]["ENGINE"].endswith("sqlite3"):
-    _test = django_settings.DATABASES["default"].setdefault("TEST", {})
-    if not _test.get("NAME"):
-        _test["NAME"] = os.path.join(tempfile.gettempdir(), f"topolab-test-{os.getpid()}.sqlite3")
-
 
 DOC: dict[str, Any] = {
     "name": "routed",

@@ -19,7 +19,7 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 
 from lab.demos import DEMOS
-from tests.conftest import RedisServer
+from tests.conftest import RedisServer, point_celery_at
 
 pytestmark = pytest.mark.web
 
@@ -114,6 +114,13 @@ def test_open_makes_a_lab_of_ones_own(users: dict[str, Client]) -> None:
     detail = call(users["ann"], "GET", f"/api/labs/{lab_id}").json()
     assert {n["name"] for n in detail["topology"]["nodes"]} == {"h1", "r1", "h2"}
     assert call(users["ann"], "POST", "/api/demos/nope/open").status_code == 404
+    # The lab page learns which demo the lab is, before any run.
+    about = call(users["ann"], "GET", f"/api/labs/{lab_id}/demo")
+    assert about.status_code == 200
+    body = about.json()
+    assert body["slug"] == "routing" and "<p>" in body["explanation_html"]
+    assert body["last_run"] is None and body["last_run_at"] is None
+    assert call(users["ben"], "GET", f"/api/labs/{lab_id}/demo").status_code == 404
 
 
 def test_run_refuses_a_stopped_lab_and_other_users(users: dict[str, Client]) -> None:
@@ -126,6 +133,9 @@ def test_run_refuses_a_stopped_lab_and_other_users(users: dict[str, Client]) -> 
     # A lab of one's own that was not opened from the library is not a demo lab.
     plain = call(users["ann"], "POST", "/api/labs", {"name": "plain"}).json()["id"]
     assert call(users["ann"], "POST", f"/api/labs/{plain}/demo/run").status_code == 404
+    not_demo = call(users["ann"], "GET", f"/api/labs/{plain}/demo")
+    assert not_demo.status_code == 404
+    assert not_demo.json()["code"] == "demo.not_a_demo"
 
 
 @pytest.fixture
@@ -143,16 +153,14 @@ def celery_worker(redis_server: RedisServer, settings: Any) -> Iterator[str]:
 
     host = f"dm{secrets.token_hex(4)}"
     settings.TOPOLAB_HOST_NAME = host
-    saved = (app.conf.broker_url, app.conf.result_backend)
-    app.conf.broker_url = redis_server.url
-    app.conf.result_backend = redis_server.url
+    saved = point_celery_at(redis_server.url)
     worker_ready.disconnect(tasks._on_worker_ready)
     try:
         with start_worker(app, pool="solo", perform_ping_check=False, queues=[f"host.{host}"]):
             yield host
     finally:
         worker_ready.connect(tasks._on_worker_ready)
-        app.conf.broker_url, app.conf.result_backend = saved
+        point_celery_at(*saved)
 
 
 @pytest.mark.kernel
@@ -179,6 +187,8 @@ def test_run_through_the_worker_returns_the_journey(
         assert {("h1", "eth0"), ("r1", "eth0"), ("r1", "eth1"), ("h2", "eth0")} <= places
         assert run["passed"]
         assert DemoLab.objects.get(lab_id=lab_id).last_run["passed"] is True
+        last = call(users["ann"], "GET", f"/api/labs/{lab_id}/demo").json()
+        assert last["last_run"]["passed"] is True and last["last_run_at"] is not None
         # Ben cannot run Ann's demo.
         assert call(users["ben"], "POST", f"/api/labs/{lab_id}/demo/run").status_code == 404
     finally:

@@ -74,7 +74,8 @@ def test_sign_in(page: Any, stack: LiveServer, shot: Any) -> None:
         assert demos[0]["title"] in page.locator(".card.demo").first.inner_text()
     shot(page, "demos")
     page.locator(".topnav").get_by_role("link", name="Course").click()
-    page.get_by_role("heading", name="Course dashboard").wait_for()
+    page.get_by_role("heading", name="My courses").wait_for()
+    shot(page, "courses")
 
 
 def test_draw_two_hosts_and_a_switch(

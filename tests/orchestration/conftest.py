@@ -25,7 +25,13 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import ROOT, RedisServer, netns_names
+from tests.conftest import (
+    ROOT,
+    RedisServer,
+    close_executor_connections,
+    netns_names,
+    point_celery_at,
+)
 
 PY = str(ROOT / ".venv" / "bin" / "python")
 
@@ -260,11 +266,8 @@ def _point_settings_at(redis: RedisServer) -> dict[str, Any]:
 
     from lab import events
     from worker import locks
-    from worker.celery import app
 
     saved: dict[str, Any] = {
-        "broker_url": app.conf.broker_url,
-        "result_backend": app.conf.result_backend,
         "REDIS_URL": settings.REDIS_URL,
         "CHANNEL_LAYERS": settings.CHANNEL_LAYERS,
         "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
@@ -279,8 +282,7 @@ def _point_settings_at(redis: RedisServer) -> dict[str, Any]:
     }
     settings.CELERY_BROKER_URL = redis.url
     settings.CELERY_RESULT_BACKEND = redis.url
-    app.conf.broker_url = redis.url
-    app.conf.result_backend = redis.url
+    saved["celery"] = point_celery_at(redis.url)
     channel_layers.backends.clear()
     events._clients.clear()
     locks._client = None
@@ -301,10 +303,7 @@ def orch_env(redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory
     finally:
         from channels.layers import channel_layers
 
-        from worker.celery import app
-
-        app.conf.broker_url = saved.pop("broker_url")
-        app.conf.result_backend = saved.pop("result_backend")
+        point_celery_at(*saved.pop("celery"))
         for name, value in saved.items():
             setattr(settings, name, value)
         channel_layers.backends.clear()
@@ -325,6 +324,7 @@ def django_db_setup(
     from pytest_django.fixtures import _disable_migrations
 
     _disable_migrations()
+    close_executor_connections()
     conn = connections["default"]
     saved_settings = dict(conn.settings_dict)
     saved_connection = conn.connection
@@ -341,6 +341,7 @@ def django_db_setup(
             conn.connection = saved_connection
         conn.settings_dict.clear()
         conn.settings_dict.update(saved_settings)
+        close_executor_connections()
 
 
 @pytest.fixture(scope="module")

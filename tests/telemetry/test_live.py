@@ -119,7 +119,7 @@ async def test_snapshot_then_counters_rise(live: Live) -> None:
     assert connected
     try:
         snap = await comm.receive_json_from(timeout=5)
-        assert snap["type"] == "snapshot" and snap["lab"] == live.lab_id
+        assert snap["type"] == "snapshot" and snap["lab"] == live.lab_id, snap
         first = await _receive_until(comm, lambda m: m["type"] == "counters")
         base = next(
             i

@@ -1,6 +1,7 @@
-// The bottom dock: issues, capture, packet journey, consoles, interface statistics.
+// The bottom dock: the demo (for labs from the library), issues, capture, packet journey, consoles, interface statistics.
 import { lazy, Suspense, useEffect, useMemo, useRef, useState } from "react";
-import { Api, ApiError, type Hop } from "../api";
+import { Api, ApiError, type DemoRun, type Hop, type LabDemo } from "../api";
+import { DemoPanel } from "./DemoPanel";
 import { issueTarget } from "../model/issues";
 import type { Issue, Topology } from "../model/types";
 import type { CounterSample } from "./context";
@@ -9,7 +10,7 @@ import type { Selection } from "./Properties";
 const ConsoleTerminal = lazy(() => import("./Terminal").then((m) => ({ default: m.ConsoleTerminal })));
 const InterfaceStats = lazy(() => import("./Sparklines").then((m) => ({ default: m.InterfaceStats })));
 
-export type DockTab = "issues" | "capture" | "journey" | "stats" | `console:${string}`;
+export type DockTab = "demo" | "issues" | "capture" | "journey" | "stats" | `console:${string}`;
 
 const MAX_LINES = 5000;
 
@@ -169,6 +170,7 @@ function JourneyPanel(props: {
           // The agent sends the packet's fields; a ready-made summary wins when present.
           const summary =
             h.summary ??
+            (raw.text as string | undefined) ??
             (h.packet ? `ICMP ${h.packet}${h.seq !== undefined ? ` #${h.seq}` : ""} ${h.src} → ${h.dst}, ttl ${h.ttl} · ${h.src_mac} → ${h.dst_mac}` : undefined);
           const time = h.time ?? (h.t_us !== undefined ? `+${(h.t_us / 1000).toFixed(3)} ms` : undefined);
           return (
@@ -207,8 +209,14 @@ export function Dock(props: {
   focusIface: { node: string; iface: string } | null;
   samples: Map<string, CounterSample[]>;
   latest: Map<string, CounterSample>;
+  demo: LabDemo | null;
+  running: boolean;
+  demoRun: DemoRun | null;
+  onDemoRun: (run: DemoRun) => void;
+  demoAutoRun: boolean;
 }) {
   const tabs: { id: DockTab; label: string }[] = [
+    ...(props.demo ? [{ id: "demo" as DockTab, label: "Demo" }] : []),
     { id: "issues", label: `Issues${props.issues.length ? ` (${props.issues.length})` : ""}` },
     { id: "capture", label: "Capture" },
     { id: "journey", label: "Packet journey" },
@@ -235,6 +243,11 @@ export function Dock(props: {
         <button className="btn icon" onClick={props.onToggle} title={props.open ? "Hide" : "Show"}>{props.open ? "▾" : "▴"}</button>
       </div>
       <div className="dock-body" hidden={!props.open}>
+        {props.demo && (
+          <div hidden={props.tab !== "demo"}>
+            <DemoPanel labId={props.labId} demo={props.demo} running={props.running} run={props.demoRun} onRun={props.onDemoRun} autoRun={props.demoAutoRun} />
+          </div>
+        )}
         <div hidden={props.tab !== "issues"}><IssuesPanel doc={props.doc} issues={props.issues} onIssueClick={props.onIssueClick} /></div>
         <div hidden={props.tab !== "capture"}><CapturePanel labId={props.labId} doc={props.doc} feed={props.captureLines} /></div>
         <div hidden={props.tab !== "journey"}>

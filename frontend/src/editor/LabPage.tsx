@@ -1,5 +1,5 @@
 // The lab page: palette | canvas | properties, a top bar with the deploy controls
-// and a bottom dock (issues, capture, journey, consoles, interface statistics).
+// and a bottom dock (demo, issues, capture, journey, consoles, interface statistics).
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import {
   ReactFlow,
@@ -16,7 +16,7 @@ import {
   type OnConnectEnd,
   type Connection,
 } from "@xyflow/react";
-import { Api, ApiError, type LabDetail } from "../api";
+import { Api, ApiError, type DemoRun, type LabDemo, type LabDetail } from "../api";
 import { Link as RouteLink, navigate } from "../router";
 import { topologyToGraph, type DeviceData, type AttachData } from "../model/convert";
 import { issuesByElement } from "../model/issues";
@@ -73,6 +73,10 @@ function LabEditor({ labId }: { labId: string }) {
   const [journeyHops, setJourneyHops] = useState<Record<string, unknown>[]>([]);
   const [journeyStep, setJourneyStep] = useState<number>(-1);
   const [consoles, setConsoles] = useState<string[]>([]);
+  // A lab opened from the demo library: its demo and last run; `?run=1` runs it once deployed.
+  const [demo, setDemo] = useState<LabDemo | null>(null);
+  const [demoRun, setDemoRun] = useState<DemoRun | null>(null);
+  const [demoAutoRun] = useState(() => new URLSearchParams(location.search).get("run") === "1");
   const clip = useRef<edit.Clip | null>(null);
   const loaded = useRef(false);
   const wrapper = useRef<HTMLDivElement>(null);
@@ -104,6 +108,24 @@ function LabEditor({ labId }: { labId: string }) {
         else setLoadError(e instanceof ApiError ? e.message : String(e));
       });
   }, [labId]);
+
+  useEffect(() => {
+    Api.labDemo(labId)
+      .then((d) => {
+        setDemo(d);
+        setDemoRun(d.last_run);
+        setDockTab("demo");
+      })
+      .catch(() => setDemo(null)); // 404: not a demo lab
+  }, [labId]);
+
+  const onDemoRun = useCallback((run: DemoRun) => {
+    setDemoRun(run);
+    if (run.journey?.hops.length) {
+      setJourneyHops(run.journey.hops as unknown as Record<string, unknown>[]);
+      setJourneyStep(0);
+    }
+  }, []);
 
   // ---- autosave (debounced PUT) -------------------------------------------
   useEffect(() => {
@@ -627,7 +649,7 @@ function LabEditor({ labId }: { labId: string }) {
           consoles={consoles}
           onCloseConsole={(n) => {
             setConsoles((c) => c.filter((x) => x !== n));
-            setDockTab("issues");
+            setDockTab(demo ? "demo" : "issues");
           }}
           onOpenConsole={(node) => {
             setConsoles((c) => (c.includes(node) ? c : [...c, node]));
@@ -636,6 +658,11 @@ function LabEditor({ labId }: { labId: string }) {
           focusIface={focusIface}
           samples={samples.current}
           latest={latest}
+          demo={demo}
+          running={state === "running"}
+          demoRun={demoRun}
+          onDemoRun={onDemoRun}
+          demoAutoRun={demoAutoRun}
         />
       </div>
     </ViewContext.Provider>

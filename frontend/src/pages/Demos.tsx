@@ -23,11 +23,16 @@ export function DemosPage() {
     try {
       const { lab_id } = await Api.openDemo(slug);
       if (run) {
+        // Deploy now; the lab page runs the demo's traffic as soon as the lab is running.
         try {
-          await Api.runDemo(lab_id);
+          await Api.action(lab_id, "deploy");
         } catch (e) {
-          setError(e instanceof ApiError ? `opened, but could not run: ${e.message}` : String(e));
+          setError(e instanceof ApiError ? `opened, but could not deploy: ${e.message}` : String(e));
+          navigate(`/labs/${lab_id}`);
+          return;
         }
+        navigate(`/labs/${lab_id}?run=1`);
+        return;
       }
       navigate(`/labs/${lab_id}`);
     } catch (e) {
@@ -45,15 +50,20 @@ export function DemosPage() {
           <div className="card demo" key={d.slug} data-demo={d.slug}>
             <h3>{d.title}</h3>
             <p>{d.summary}</p>
-            {d.explanation && (
+            {(d.explanation_html || d.explanation) && (
               <details>
                 <summary>How it works</summary>
-                <div className="explanation">{d.explanation}</div>
+                {d.explanation_html ? (
+                  // Rendered by the server from Markdown with raw HTML off, then sanitized (nh3).
+                  <div className="explanation" dangerouslySetInnerHTML={{ __html: d.explanation_html }} />
+                ) : (
+                  <div className="explanation">{d.explanation}</div>
+                )}
               </details>
             )}
             <div className="row-actions">
               <button className="btn primary" onClick={() => open(d.slug, false)}>Open</button>
-              <button className="btn" onClick={() => open(d.slug, true)}>Open &amp; run</button>
+              <button className="btn" onClick={() => open(d.slug, true)} title="Open, deploy, and run the traffic once it is up">Open &amp; run</button>
             </div>
           </div>
         ))}
