@@ -1,6 +1,6 @@
 """Seed the e2e stack's database: ``python -m tests.e2e.seed_stack USER PASSWORD LAB_BASE``.
 
-Creates (or resets) the user and makes new lab ids start above ``LAB_BASE``, so the
+Creates (or resets) the user (an instructor) and makes new lab ids start above ``LAB_BASE``, so the
 lab keys (``l<id>``) and namespace names of this session clash with nobody else's.
 """
 
@@ -21,6 +21,10 @@ def main(username: str, password: str, base: int) -> None:
     user, _ = get_user_model().objects.get_or_create(username=username)
     user.set_password(password)
     user.save()
+    # The e2e user teaches too: the classroom test makes a course and an exercise.
+    from lab.classroom.permissions import INSTRUCTOR, ensure_roles
+
+    user.groups.add(ensure_roles()[INSTRUCTOR])
     table = Lab._meta.db_table
     with connection.cursor() as cur:
         # SQLite AUTOINCREMENT continues from sqlite_sequence.seq.

@@ -44,6 +44,7 @@ class Env:
     redis: RedisServer
     var_dir: Path
     key_base: int
+    labs_made: int = 0  # across the module: a flushed table must not hand out a key again
 
     def worker_env(self, host: str, underlay: str | None = None) -> dict[str, str]:
         sock = self.redis.unix_path
@@ -385,14 +386,23 @@ class LabFactory:
 
 
 @pytest.fixture
-def make_lab(orch_env: Env, transactional_db: None) -> LabFactory:
-    """Return a factory of labs (transactional: the workers see every row)."""
-    from lab.models import Lab
+def make_lab(orch_env: Env, transactional_db: None) -> Iterator[LabFactory]:
+    """Return a factory of labs (transactional: the workers see every row).
 
-    top = Lab.objects.filter(pk__gte=orch_env.key_base, pk__lt=orch_env.key_base + 1000)
+    Ids keep counting across the module (each test's flush would otherwise hand the
+    same lab key out again), and whatever a failed test left in the kernel of its
+    labs is removed afterwards.
+    """
     factory = LabFactory(orch_env.key_base)
-    factory.n = max([lab.pk - orch_env.key_base for lab in top] or [0])
-    return factory
+    factory.n = first = orch_env.labs_made
+    try:
+        yield factory
+    finally:
+        orch_env.labs_made = factory.n
+        prefixes = tuple(f"tl-l{orch_env.key_base + i}-" for i in range(first + 1, factory.n + 1))
+        for ns in netns_names():
+            if prefixes and ns.startswith(prefixes):
+                subprocess.run(["ip", "netns", "delete", ns], check=False)
 
 
 def request_action(lab: Any, action: str) -> Any:

@@ -129,15 +129,21 @@ def test_deploy_publishes_ordered_progress_ending_running_then_destroy_leaves_no
 def test_a_second_request_while_one_runs_is_refused_with_409(
     up: str, make_lab: LabFactory, cluster: Cluster
 ) -> None:
+    from django.db import transaction
+
     from lab import services
     from lab.models import Deployment, Lab
 
     lab = make_lab(PAIR)
     _assign(lab, up)
-    dep = request_action(lab, "deploy")
-    with pytest.raises(services.Conflict) as exc:
-        request_action(Lab.objects.get(pk=lab.pk), "deploy")
+    # Both requests in one transaction: the first is queued on commit, so the second
+    # surely finds it pending (a fast worker could otherwise finish it in between).
+    with transaction.atomic():
+        dep = request_action(lab, "deploy")
+        with pytest.raises(services.Conflict) as exc:
+            request_action(Lab.objects.get(pk=lab.pk), "deploy")
     assert exc.value.status == 409
+    assert exc.value.code == "deployment.busy"
     assert wait_final(dep.pk, cluster=cluster).state == Deployment.State.RUNNING
     dep2 = request_action(Lab.objects.get(pk=lab.pk), "destroy")
     assert wait_final(dep2.pk, cluster=cluster).state == Deployment.State.DESTROYED

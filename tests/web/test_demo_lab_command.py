@@ -22,7 +22,14 @@ def test_opens_the_demo_once_and_deploys_it_when_the_host_is_up(settings: object
     from lab.demos.models import DemoLab
     from lab.models import Deployment, Lab, LabHost
 
-    call_command("topolab_demo_user", stdout=io.StringIO())
+    out = io.StringIO()
+    call_command("topolab_demo_user", stdout=out)
+    assert "'demo' with password 'topolab-demo'" in out.getvalue()
+    from django.contrib.auth import get_user_model
+
+    from lab.classroom.permissions import INSTRUCTOR, has_role
+
+    assert has_role(get_user_model().objects.get(username="demo"), INSTRUCTOR)
     # No lab host yet: the lab is made, and the message says where to deploy it.
     said = run(wait=0)
     assert "is not up" in said

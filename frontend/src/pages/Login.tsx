@@ -1,4 +1,4 @@
-import { useState } from "react";
+import { useEffect, useRef, useState } from "react";
 import { Api, ApiError, type Me } from "../api";
 import { navigate } from "../router";
 
@@ -7,6 +7,22 @@ export function LoginPage({ onSignedIn }: { onSignedIn: (me: Me) => void }) {
   const [password, setPassword] = useState("");
   const [error, setError] = useState("");
   const [busy, setBusy] = useState(false);
+  // A one-time sign-in link from an instructor: /login?token=...
+  const [token] = useState(() => new URLSearchParams(location.search).get("token") ?? "");
+  const redeemed = useRef(false);
+
+  useEffect(() => {
+    if (!token || redeemed.current) return;
+    redeemed.current = true;
+    setBusy(true);
+    Api.loginWithToken(token)
+      .then((me) => {
+        onSignedIn(me);
+        navigate("/classroom", true);
+      })
+      .catch((err) => setError(err instanceof ApiError ? err.message : String(err)))
+      .finally(() => setBusy(false));
+  }, [token, onSignedIn]);
 
   async function submit(e: React.FormEvent) {
     e.preventDefault();
@@ -31,6 +47,7 @@ export function LoginPage({ onSignedIn }: { onSignedIn: (me: Me) => void }) {
           <span className="brand-mark">◆</span> Topolab
         </div>
         <p className="muted">Draw a network. Build it for real.</p>
+        {token && busy && <p className="muted" role="status">Signing you in with your link…</p>}
         <label>
           Username
           <input name="username" autoComplete="username" value={username} onChange={(e) => setUsername(e.target.value)} autoFocus />

@@ -10,7 +10,7 @@ DEMO_PASSWORD = "topolab-demo"  # noqa: S105 - printed on purpose: a local demo 
 
 
 class Command(BaseCommand):
-    """Ensure the demo account exists and print its credentials."""
+    """Ensure the demo account exists (staff, instructor) and print its credentials."""
 
     help = "Create the demo user and print its credentials."
 
@@ -20,4 +20,10 @@ class Command(BaseCommand):
         user.set_password(DEMO_PASSWORD)
         user.is_staff = True
         user.save()
-        self.stdout.write(f"topolab: demo user '{DEMO_USERNAME}' with password '{DEMO_PASSWORD}'")
+        # The tour's classroom part: the demo user teaches (makes courses and exercises).
+        from lab.classroom.permissions import INSTRUCTOR, ensure_roles
+
+        user.groups.add(ensure_roles()[INSTRUCTOR])
+        self.stdout.write(
+            f"topolab: demo user '{DEMO_USERNAME}' with password '{DEMO_PASSWORD}' (instructor)"
+        )
