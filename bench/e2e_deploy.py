@@ -34,6 +34,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
+SETTLE_S = 1.0  # the kernel's asynchronous namespace cleanup after a destroy
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -194,8 +197,12 @@ def main() -> int:
         e2e: list[float] = []
         alone: list[float] = []
         for n in range(1, args.rounds + 1):
-            # Alternate, so both see the same machine load.
+            # Alternate, so both see the same machine load; before each, let the kernel
+            # finish freeing the namespaces of the last destroy (cleanup_net runs after
+            # the names are gone and takes a core for a while), as bench/deploy.py does.
+            time.sleep(SETTLE_S)
             alone.append(engine_round(n))
+            time.sleep(SETTLE_S)
             e2e.append(e2e_round(n))
         e, a = statistics.median(e2e), statistics.median(alone)
         print(f"nodes={args.nodes} rounds={args.rounds}")

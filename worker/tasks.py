@@ -14,7 +14,7 @@ from typing import Any
 
 from celery import Task
 from celery.exceptions import SoftTimeLimitExceeded
-from celery.signals import worker_process_init, worker_ready, worker_shutdown
+from celery.signals import task_postrun, worker_process_init, worker_ready, worker_shutdown
 
 from worker import recovery
 from worker.celery import TASK_SOFT_TIME_LIMIT, app, host_queue
@@ -111,6 +111,14 @@ def _on_process_init(**_: Any) -> None:
         engine.host_facts()
     except Exception:
         logger.exception("could not detect host facts at start")
+
+
+@task_postrun.connect
+def _release_kernel(**_: Any) -> None:
+    """After every task, let go of the namespaces this process held sockets in."""
+    from worker.kernel import release_default
+
+    release_default()
 
 
 @worker_ready.connect

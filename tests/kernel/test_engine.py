@@ -561,3 +561,34 @@ def test_cli_deploys_a_containerlab_file(lab_key, tmp_path) -> None:
     state = engine.discover(key)
     assert state.node("a").link("eth1").kind == "veth"
     assert state.node("b").link("eth1").up
+
+
+def test_a_worker_task_lets_go_of_the_namespaces_it_touched(lab_key) -> None:
+    """After a task the worker holds no socket in a lab's namespaces (they could not die)."""
+    from worker import tasks
+    from worker.kernel import default_kernel
+
+    key = lab_key()
+    pair = {
+        "name": "pair",
+        "nodes": [host("a", ("eth0", "10.0.0.1/30")), host("b", ("eth0", "10.0.0.2/30"))],
+        "links": [{"a": "a:eth0", "b": "b:eth0"}],
+    }
+    engine.deploy(topo(pair), key)  # releases its own sockets when done
+
+    def sockets() -> int:
+        count = 0
+        for fd in os.listdir("/proc/self/fd"):
+            try:
+                count += os.readlink(f"/proc/self/fd/{fd}").startswith("socket:")
+            except FileNotFoundError:  # the listing's own descriptor, closed by now
+                continue
+        return count
+
+    before = sockets()
+    # What a task does: work on the lab through the process-wide kernel (a socket per ns).
+    for node in ("a", "b"):
+        assert default_kernel().ns_read(naming.namespace_name(key, node)) is not None
+    assert sockets() >= before + 2
+    tasks._release_kernel()  # the task_postrun handler
+    assert sockets() == before

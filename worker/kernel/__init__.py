@@ -12,7 +12,7 @@ import threading
 from worker.kernel.base import Kernel
 from worker.kernel.errors import KernelError
 
-__all__ = ["Kernel", "KernelError", "default_kernel"]
+__all__ = ["Kernel", "KernelError", "default_kernel", "release_default"]
 
 _default: Kernel | None = None
 _default_lock = threading.Lock()
@@ -27,3 +27,15 @@ def default_kernel() -> Kernel:
 
             _default = LinuxKernel()
         return _default
+
+
+def release_default() -> None:
+    """Close the process-wide kernel's sockets in namespaces, if it was ever made.
+
+    A worker calls it after every task: a socket it keeps in a namespace would keep
+    that namespace (and its devices) alive after another process destroys the lab.
+    """
+    with _default_lock:
+        kernel = _default
+    if kernel is not None:
+        kernel.release()
