@@ -12,7 +12,7 @@ import signal
 from dataclasses import dataclass
 
 from lab.topology import naming
-from worker import executor
+from worker import executor, owned
 from worker.kernel import Kernel, default_kernel
 from worker.kernel.errors import KernelError
 from worker.ops import end_pids, signal_pids
@@ -32,9 +32,10 @@ def destroy(lab: str, kernel: Kernel | None = None) -> DestroyResult:
     """Remove everything the kernel holds for lab ``lab``.
 
     Only namespaces whose ``lo`` carries ``topolab:<lab>:<node>`` are touched
-    (plus those an unfinished journal of the lab names). Processes in them are
-    ended first (SIGTERM, then SIGKILL, by PID), then the namespaces are
-    deleted whole.
+    (plus those an unfinished journal of the lab names); a namespace whose identity
+    matches the one recorded when the lab's apply made it (``worker.owned``) is
+    known to carry it without entering it. Processes in them are ended first
+    (SIGTERM, then SIGKILL, by PID), then the namespaces are deleted whole.
 
     Raises:
         KernelError: a namespace could not be removed.
@@ -46,10 +47,8 @@ def destroy(lab: str, kernel: Kernel | None = None) -> DestroyResult:
     by_ns = k.ns_pids_map(candidates)  # one pass over /proc, before anything goes
     names: list[str] = []
     signalled: list[int] = []
-    # Tags are read (in the helper thread) while verified namespaces are deleted here.
-    for name, alias in k.lo_aliases(candidates):
-        if _lab_of(alias) != lab:
-            continue
+
+    def remove(name: str) -> None:
         signalled.extend(signal_pids(by_ns.get(name, []), signal.SIGTERM))
         try:
             k.ns_delete(name)
@@ -57,7 +56,17 @@ def destroy(lab: str, kernel: Kernel | None = None) -> DestroyResult:
             if exc.errno != errno.ENOENT:
                 raise
         names.append(name)
+
+    known = set(owned.proven(lab, k, candidates))
+    for name in candidates:
+        if name in known:
+            remove(name)
+    # The others' tags are read (in the helper thread) while verified ones are deleted here.
+    for name, alias in k.lo_aliases([n for n in candidates if n not in known]):
+        if _lab_of(alias) == lab:
+            remove(name)
     end_pids(signalled)  # SIGKILL what SIGTERM did not end
+    owned.forget(lab)
     return DestroyResult(lab=lab, namespaces=tuple(names), pids=tuple(signalled))
 
 

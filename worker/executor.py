@@ -17,8 +17,9 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
+from worker import owned
 from worker.kernel import Kernel, KernelError, default_kernel
-from worker.ops import EngineError, Op, op_from_json
+from worker.ops import DeleteNamespace, EngineError, MakeNamespace, Op, op_from_json
 from worker.plan import Plan
 
 logger = logging.getLogger(__name__)
@@ -173,4 +174,9 @@ def apply(
         rollback(applied, k)
         journal.remove()
         raise
+    # What this apply made is the lab's, by identity: a destroy need not enter it to know.
+    made = [op.ns for op in plan.ops if isinstance(op, MakeNamespace)]
+    gone = [op.ns for op in plan.ops if isinstance(op, DeleteNamespace)]
+    if made or gone:
+        owned.update(plan.lab, k, made, gone)
     journal.remove()

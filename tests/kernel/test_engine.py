@@ -592,3 +592,28 @@ def test_a_worker_task_lets_go_of_the_namespaces_it_touched(lab_key) -> None:
     assert sockets() >= before + 2
     tasks._release_kernel()  # the task_postrun handler
     assert sockets() == before
+
+
+def test_destroy_trusts_a_recorded_namespace_only_while_it_is_the_same_one(lab_key) -> None:
+    """A namespace made again under a lab's name (same inode number, maybe) is not the lab's."""
+    from worker import owned
+
+    key = lab_key()
+    pair = {
+        "name": "pair",
+        "nodes": [host("a", ("eth0", "10.0.0.1/30")), host("b", ("eth0", "10.0.0.2/30"))],
+        "links": [{"a": "a:eth0", "b": "b:eth0"}],
+    }
+    engine.deploy(topo(pair), key)
+    a, b = naming.namespace_name(key, "a"), naming.namespace_name(key, "b")
+    assert set(owned.load(key)) == {a, b}
+    # Somebody deletes b and makes a namespace of their own under its name.
+    subprocess.run(["ip", "netns", "delete", b], check=True)
+    subprocess.run(["ip", "netns", "add", b], check=True)
+    try:
+        result = engine.destroy(key)
+        assert result.namespaces == (a,)
+        assert b in netns(), "a namespace Topolab did not make was deleted"
+        assert not owned.record_path(key).exists()
+    finally:
+        subprocess.run(["ip", "netns", "delete", b], check=False)

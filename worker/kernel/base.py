@@ -45,6 +45,14 @@ class Kernel(Protocol):
         """Yield ``(namespace, alias of its lo)`` for each existing namespace of ``names``."""
         ...
 
+    def ns_identity(self, ns: str) -> str | None:
+        """Return what tells this very namespace from any other ever named ``ns``.
+
+        The value changes when the namespace is deleted and made again (even when
+        the kernel hands out the same inode number). None if there is no such name.
+        """
+        ...
+
     def ns_pids_map(self, names: list[str]) -> dict[str, list[int]]:
         """Return ``{namespace: [pid, ...]}`` for ``names`` (one pass over /proc)."""
         ...

@@ -146,6 +146,11 @@ class FakeKernel:
             n: self.namespaces[n].links["lo"].state.alias for n in names if n in self.namespaces
         }
 
+    def ns_identity(self, ns: str) -> str | None:
+        """The fake namespace's inode (a fresh one for every namespace made)."""
+        space = self.namespaces.get(ns)
+        return None if space is None else f"fake:{space.inode}"
+
     def ns_pids_map(self, names: list[str]) -> dict[str, list[int]]:
         """Return the recorded processes of ``names``."""
         return {n: list(self.pids[n]) for n in names if self.pids.get(n)}

@@ -217,6 +217,15 @@ class LinuxKernel:
         """Return PIDs whose /proc/<pid>/ns/net is namespace ``ns`` (never our own)."""
         return self.ns_pids_map([ns]).get(ns, [])
 
+    def ns_identity(self, ns: str) -> str | None:
+        """Device, inode and change time (ns) of the namespace's file: a reused inode
+        number gets a new change time, so a namespace made again never matches."""
+        try:
+            st = os.stat(netns.netns_path(ns))
+        except OSError:
+            return None
+        return f"{st.st_dev}:{st.st_ino}:{st.st_ctime_ns}"
+
     def ns_pids_map(self, names: list[str]) -> dict[str, list[int]]:
         """Return ``{namespace: [pid, ...]}`` for ``names`` from one pass over /proc."""
         wanted: dict[tuple[int, int], str] = {}
