@@ -21,7 +21,7 @@ from django.db import close_old_connections
 
 from lab import events
 from lab.models import Deployment, Lab
-from worker import enginelink
+from worker import enginelink, programs
 from worker.hosts import Identity, down_host_names
 from worker.locks import LabLock, LockBusy, holder, release_stale
 
@@ -175,6 +175,14 @@ def _verify_lab(lab: Lab, me: Identity) -> str:
         drift = [str(exc)]
     if drift:
         logger.warning("lab %s does not match its kernel: %s", lab.key, "; ".join(drift[:5]))
+        _set_lab_state(lab, Lab.State.UNKNOWN)
+        return "unknown"
+    # The devices are there; so must be the programs that hold the tun/tap/macvtap ones
+    # (a program that died with the machine's load or by hand is started again).
+    try:
+        programs.start_programs(lab.key, local)
+    except programs.ProgramError as exc:
+        logger.warning("lab %s: a program did not start again: %s", lab.key, exc)
         _set_lab_state(lab, Lab.State.UNKNOWN)
         return "unknown"
     _set_lab_state(lab, Lab.State.RUNNING)

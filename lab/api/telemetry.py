@@ -19,7 +19,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from ninja import Router, Schema, Status
 
-from lab import services
+from lab import events, services
 from lab.api.errors import errors
 from lab.services import InvalidInput, NotFound, ServiceError
 from lab.topology import Issue
@@ -157,11 +157,21 @@ def download_pcap(request: HttpRequest, capture_id: str) -> HttpResponse:
     "/labs/{lab_id}/journeys", response={200: dict[str, Any], **errors(400, 401, 404, 409, 503)}
 )
 def start_journey(request: HttpRequest, lab_id: int, payload: JourneyIn) -> dict[str, Any]:
-    """Ping from node `src` to address `dst` and return every hop in order."""
+    """Ping from node `src` to address `dst` and return every hop in order.
+
+    Everyone watching the lab's page gets the same hops as a ``journey.done`` event
+    on the lab's websocket (a teacher's projected page follows a student's trace).
+    """
     host = _lab_host(request, lab_id, "journey")
-    return _call(
+    result = _call(
         host,
         "journey",
         {"lab": lab_id, "src": payload.src, "dst": payload.dst, "count": payload.count},
         60,
     )
+    events.publish(
+        lab_id,
+        events.JOURNEY_DONE,
+        {"src": payload.src, "dst": payload.dst, "hops": result.get("hops", [])},
+    )
+    return result

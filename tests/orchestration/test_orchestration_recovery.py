@@ -118,3 +118,64 @@ def test_redis_restarted_during_deploys_every_deployment_ends_and_nothing_is_lef
     for d in destroys:
         assert wait_final(d.pk, timeout=120, cluster=cluster).state == "destroyed"
     assert all(lab_namespaces(lab.key) == set() for lab in labs)
+
+
+HELD: dict[str, object] = {
+    "name": "held",
+    "nodes": [{"name": "n", "interfaces": [{"name": "tap0", "addresses": ["10.9.0.1/24"]}]}],
+    "links": [{"kind": "tap", "endpoint": "n:tap0", "program": {"app": "hold"}}],
+}
+
+
+def _program_pid(cluster: Cluster, host: str, lab_key: str) -> int | None:
+    """The PID in the lab's pidfile on ``host`` if that process is alive."""
+    import json
+    import os
+
+    path = cluster.env.var_dir / host / "labs" / lab_key / "programs" / "n-tap0.pid"
+    try:
+        pid = int(json.loads(path.read_text())["pid"])
+        os.kill(pid, 0)
+    except (OSError, ValueError, KeyError):
+        return None
+    return pid
+
+
+def test_a_restarted_worker_starts_the_programs_its_running_labs_lost(
+    host: str, cluster: Cluster, make_lab: LabFactory, transactional_db: None
+) -> None:
+    import contextlib
+    import os
+
+    from lab.models import Deployment, Lab
+
+    cluster.wait_up(host)
+    lab = make_lab(HELD)
+    _assign(lab, host)
+    dep = request_action(Lab.objects.get(pk=lab.pk), "deploy")
+    assert wait_final(dep.pk, cluster=cluster).state == Deployment.State.RUNNING
+    first = _program_pid(cluster, host, lab.key)
+    assert first is not None, "the tap's program is not running"
+    try:
+        # The worker dies, and the program with it (as after an OOM kill or by hand).
+        worker = cluster.workers[host]
+        worker.kill(signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):  # it may have gone with the worker
+            os.kill(first, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while _program_pid(cluster, host, lab.key) is not None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _program_pid(cluster, host, lab.key) is None
+        # A new worker reconciles its labs: verified, and the program runs again.
+        worker.start()
+        deadline = time.monotonic() + 60
+        while _program_pid(cluster, host, lab.key) is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        again = _program_pid(cluster, host, lab.key)
+        assert again is not None and again != first, worker.tail()
+        assert Lab.objects.get(pk=lab.pk).state == Lab.State.RUNNING
+    finally:
+        dep2 = request_action(Lab.objects.get(pk=lab.pk), "destroy")
+        assert wait_final(dep2.pk, cluster=cluster).state == Deployment.State.DESTROYED
+    assert lab_namespaces(lab.key) == set()
+    assert _program_pid(cluster, host, lab.key) is None

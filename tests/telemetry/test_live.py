@@ -247,18 +247,30 @@ async def test_capture_api_and_lines(live: Live) -> None:
 
 
 async def test_journey_api(live: Live) -> None:
+    # A page watching the lab gets the journey as an event too.
+    comm = live.ws(f"/ws/labs/{live.lab_id}/", live.alice)
+    connected, _ = await comm.connect()
+    assert connected
     post = sync_to_async(live.alice.post)
-    res = await post(
-        f"/api/labs/{live.lab_id}/journeys",
-        {"src": live.pair.a, "dst": live.pair.b_ip, "count": 1},
-        content_type="application/json",
-    )
-    assert res.status_code == 200, res.content
-    hops = res.json()["hops"]
-    assert [(h["node"], h["direction"]) for h in hops if h["packet"] == "request"] == [
-        (live.pair.a, "out"),
-        (live.pair.b, "in"),
-    ]
+    try:
+        assert (await comm.receive_json_from(timeout=5))["type"] == "snapshot"
+        res = await post(
+            f"/api/labs/{live.lab_id}/journeys",
+            {"src": live.pair.a, "dst": live.pair.b_ip, "count": 1},
+            content_type="application/json",
+        )
+        assert res.status_code == 200, res.content
+        hops = res.json()["hops"]
+        assert [(h["node"], h["direction"]) for h in hops if h["packet"] == "request"] == [
+            (live.pair.a, "out"),
+            (live.pair.b, "in"),
+        ]
+        seen = await _receive_until(comm, lambda m: m["type"] == "journey.done")
+        event = seen[-1]
+        assert event["src"] == live.pair.a and event["dst"] == live.pair.b_ip
+        assert event["hops"] == hops
+    finally:
+        await comm.disconnect()
     bad = await post(
         f"/api/labs/{live.lab_id}/journeys",
         {"src": live.pair.a, "dst": "10.1"},

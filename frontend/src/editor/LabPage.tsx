@@ -221,6 +221,13 @@ function LabEditor({ labId }: { labId: string }) {
       case "journey.hop":
         setJourneyHops((prev) => [...prev, (m.hop as Record<string, unknown>) ?? m]);
         break;
+      case "journey.done": {
+        // A trace anyone ran on this lab (this page, another tab, a teacher's screen).
+        const hops = (m.hops as Record<string, unknown>[]) ?? [];
+        setJourneyHops(hops);
+        setJourneyStep(hops.length ? 0 : -1);
+        break;
+      }
     }
   }, []);
 
