@@ -21,6 +21,10 @@ DEVICE = ".react-flow__node-device"
 def open_lab(page: Any, stack: LiveServer, lab_id: int) -> None:
     page.goto(f"{stack.url}/labs/{lab_id}")
     page.locator(".react-flow__renderer").wait_for()
+    # Loaded: the document came from the server (edits before that would be replaced).
+    page.wait_for_function(
+        "document.querySelector('.save-status')?.dataset.save !== 'loading'", timeout=15_000
+    )
 
 
 def wait_saved(page: Any) -> str:
@@ -227,6 +231,22 @@ def test_import_clab_draws_the_lab(
     assert {n["name"] for n in topo["nodes"]} == {"r1", "pc1", "pc2"}
     assert all(n.get("position") for n in topo["nodes"])  # laid out on import
     shot(page, "imported")
+
+    # Export: the diagram as PNG and SVG, the document as containerlab again.
+    def export(item: str) -> bytes:
+        menu = page.locator("details.menu").filter(has_text="Export")
+        if menu.get_attribute("open") is None:  # a <details>: a click toggles it
+            menu.locator("summary").click()
+        with page.expect_download() as got:
+            page.get_by_text(item, exact=True).click()
+        return Path(got.value.path()).read_bytes()
+
+    png = export("Diagram PNG")
+    assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 2000
+    svg = export("Diagram SVG").decode()
+    assert "<svg" in svg and all(name in svg for name in ("r1", "pc1", "pc2"))
+    clab = export("containerlab .clab.yml").decode()
+    assert "endpoints" in clab and "pc1" in clab
 
 
 def big_lab(switches: int = 20, hosts_per_switch: int = 9) -> dict[str, Any]:

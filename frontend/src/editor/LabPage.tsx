@@ -522,6 +522,7 @@ function LabEditor({ labId }: { labId: string }) {
                 type="file"
                 accept=".json,.yaml,.yml"
                 hidden
+                disabled={!lab} // an import before the lab has loaded would be overwritten by it
                 data-testid="import-file"
                 onChange={(e) => {
                   const f = e.target.files?.[0];
