@@ -601,6 +601,12 @@ _LAB_STATE_AFTER: dict[tuple[str, str], str] = {
 }
 
 
+def do_set_lab_state(lab_id: int, state: str) -> None:
+    """Set a lab's state outside a deployment's transition (and tell its watchers)."""
+    if Lab.objects.filter(pk=lab_id).exclude(state=state).update(state=state):
+        events.publish(lab_id, events.LAB_STATE, {"state": state})
+
+
 def do_transition_deployment(deployment_id: int, to: str, **fields: Any) -> Deployment:
     """Move a deployment to state ``to`` (with extra ``fields``), update its lab, publish.
 

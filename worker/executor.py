@@ -11,6 +11,7 @@ deleted or changed (a re-deploy of the old topology does that).
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import logging
 import os
@@ -157,6 +158,10 @@ def apply(
                 op.apply(k)
             except KernelError as exc:
                 logger.warning("op %d failed: %s: %s", index + 1, op.describe(), exc)
+                if exc.errno == errno.EEXIST:
+                    # The name was taken before this op (and not by us): it made
+                    # nothing, so undoing it would remove somebody else's object.
+                    applied.pop()
                 rollback(applied, k)
                 journal.remove()
                 raise OpFailedError(op, index, exc.errno, str(exc)) from exc

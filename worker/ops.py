@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import errno
+import logging
 import os
 import signal
 import time
@@ -21,6 +22,8 @@ from typing import Any, ClassVar
 from lab.topology import naming
 from worker.kernel.base import Kernel
 from worker.kernel.errors import KernelError
+
+logger = logging.getLogger(__name__)
 
 _GONE = frozenset({errno.ENODEV, errno.ENOENT, errno.ESRCH, errno.EADDRNOTAVAIL})
 
@@ -175,8 +178,8 @@ class MakeNamespace(Op):
         )
 
     def undo(self) -> Op | None:
-        """Delete the namespace."""
-        return DeleteNamespace(self.ns)
+        """Delete the namespace, if it is still the one this op made (tagged as ours)."""
+        return DeleteNamespace(self.ns, owner=naming.owner_alias(self.lab, self.node))
 
 
 @dataclass(frozen=True)
@@ -185,13 +188,23 @@ class DeleteNamespace(Op):
 
     kind: ClassVar[str] = "delete_namespace"
     ns: str
+    # Set when undoing a make: delete only if ``lo`` still carries this owner tag, so a
+    # rollback never takes a namespace somebody else made under the name meanwhile.
+    owner: str | None = None
 
     def describe(self) -> str:
         """Return one line."""
         return f"delete namespace {self.ns} (its processes and devices go with it)"
 
     def apply(self, k: Kernel) -> None:
-        """Delete (ENOENT is success)."""
+        """Delete (ENOENT is success; with ``owner``, a namespace not so tagged is left)."""
+        if (
+            self.owner is not None
+            and self.ns in k.ns_list()
+            and not _ours(k, self.ns, ("lo",), self.owner)
+        ):
+            logger.warning("not deleting %s: it is not %s's", self.ns, self.owner)
+            return
         end_processes(k, self.ns)
         _tolerate_gone(lambda: k.ns_delete(self.ns))
 

@@ -413,9 +413,15 @@ def _deploy(deployment: Deployment, me: Identity, dispatch: PartDispatcher) -> s
         failure = as_failure(exc)
         logger.warning("deployment %s failed: %s", deployment.pk, failure)
         log = list(failure.log)
+        restored = False
         if deployment.action == Deployment.Action.DEPLOY:
             log.extend(_rollback(deployment, me, dispatch, applied_hosts or [me.name]))
+        elif deployment.action == Deployment.Action.APPLY:
+            restored, lines = _restore_previous(deployment, me)
+            log.extend(lines)
         _fail(deployment, failure, log)
+        if restored:  # the lab runs what it ran before the failed edit
+            services.do_set_lab_state(deployment.lab_id, Lab.State.RUNNING)
         return Deployment.State.FAILED
 
 
@@ -471,6 +477,41 @@ def _rollback(
     VniAllocation.objects.filter(lab_id=deployment.lab_id).delete()
     Lab.objects.filter(pk=deployment.lab_id).update(placement={})
     return log
+
+
+def _restore_previous(deployment: Deployment, me: Identity) -> tuple[bool, list[str]]:
+    """Bring a lab whose edit failed back to the revision it ran before; return (done, log).
+
+    The executor's rollback removes what the failed apply made, but not what it had
+    already deleted or changed; converging to the last revision that ran puts those
+    back. Only for a lab on this one host (a split lab is left failed: deploy again).
+    """
+    previous = (
+        Deployment.objects.filter(
+            lab_id=deployment.lab_id, state=Deployment.State.RUNNING, pk__lt=deployment.pk
+        )
+        .select_related("revision")
+        .order_by("-pk")
+        .first()
+    )
+    if previous is None:
+        return False, ["not restored: the lab never ran before this edit"]
+    lab = Lab.objects.get(pk=deployment.lab_id)
+    placement = _placement_from_json(lab.placement or {})
+    if placement is not None and placement.is_split:
+        return False, ["not restored: the lab is split across hosts; deploy it again"]
+    number = previous.revision.number if previous.revision else "?"
+    try:
+        topology = _topology(previous)
+        enginelink.converge(lab.key, topology, (), None)
+        drift = enginelink.verify(lab.key, topology, ())
+        if not drift:
+            programs.start_programs(lab.key, topology)
+    except Exception as exc:
+        return False, [f"restoring revision {number} failed: {as_failure(exc)}"]
+    if drift:
+        return False, [f"restoring revision {number} left drift: " + "; ".join(drift[:3])]
+    return True, [f"restored revision {number}, the one that ran before this edit"]
 
 
 def _fail(deployment: Deployment, failure: Failure, log: list[str]) -> None:

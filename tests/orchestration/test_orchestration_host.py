@@ -163,6 +163,7 @@ def test_a_failing_op_records_op_and_errno_and_leaves_nothing(
     try:
         dep = request_action(lab, "deploy")
         final = wait_final(dep.pk, cluster=cluster)
+        assert lab_namespaces(lab.key) == {squat}, "the rollback took the squatter's namespace"
     finally:
         subprocess.run(["ip", "netns", "delete", squat], check=False)
     assert final.state == Deployment.State.FAILED
@@ -323,6 +324,57 @@ def test_apply_changes_adds_and_removes_only_the_difference(
     shrunk = wait_final(request_action(Lab.objects.get(pk=lab.pk), "apply").pk, cluster=cluster)
     assert shrunk.state == Deployment.State.RUNNING, shrunk.error_message
     assert lab_namespaces(lab.key) == {f"tl-{lab.key}-h1", f"tl-{lab.key}-h2"}
+    gone = wait_final(request_action(Lab.objects.get(pk=lab.pk), "destroy").pk, cluster=cluster)
+    assert gone.state == Deployment.State.DESTROYED
+    assert lab_namespaces(lab.key) == set()
+
+
+def test_a_failed_edit_puts_back_what_it_had_already_removed(
+    up: str, make_lab: LabFactory, cluster: Cluster
+) -> None:
+    """An apply that deletes h2, then fails making h3: the lab runs revision 1 again."""
+    from django.contrib.auth import get_user_model
+
+    from lab import services
+    from lab.models import Deployment, Lab
+
+    user = get_user_model().objects.get_or_create(username="orch")[0]
+    lab = make_lab(PAIR)
+    _assign(lab, up)
+    assert wait_final(request_action(lab, "deploy").pk, cluster=cluster).state == "running"
+    edited = {
+        "name": "pair",
+        "nodes": [
+            PAIR["nodes"][0],
+            {"name": "h3", "interfaces": [{"name": "eth0", "addresses": ["10.0.0.3/24"]}]},
+        ],
+        "links": [{"kind": "veth", "a": "h1:eth0", "b": "h3:eth0"}],
+    }
+    services.do_put_topology(Lab.objects.get(pk=lab.pk), user, edited)
+    squat = f"tl-{lab.key}-h3"  # somebody else's namespace: making h3 fails (EEXIST)
+    subprocess.run(["ip", "netns", "add", squat], check=True)
+    try:
+        failed = wait_final(request_action(Lab.objects.get(pk=lab.pk), "apply").pk, cluster=cluster)
+        assert failed.state == Deployment.State.FAILED
+        assert "errno" in failed.error_message and "h3" in failed.failed_op
+        assert any("restored revision 1" in line for line in failed.log), failed.log
+        assert Lab.objects.get(pk=lab.pk).state == Lab.State.RUNNING
+        # h2 is back, linked and addressed as before; the squatter is untouched.
+        assert lab_namespaces(lab.key) == {f"tl-{lab.key}-h1", f"tl-{lab.key}-h2", squat}
+        ping = subprocess.run(
+            ["ip", "netns", "exec", f"tl-{lab.key}-h1", "ping", "-c", "1", "-W", "2", "10.0.0.2"],
+            capture_output=True,
+            check=False,
+        )
+        assert ping.returncode == 0, ping.stdout
+        assert (
+            squat
+            in subprocess.run(
+                ["ip", "netns", "list"], capture_output=True, text=True, check=True
+            ).stdout
+        )
+    finally:
+        subprocess.run(["ip", "netns", "delete", squat], check=False)
     gone = wait_final(request_action(Lab.objects.get(pk=lab.pk), "destroy").pk, cluster=cluster)
     assert gone.state == Deployment.State.DESTROYED
     assert lab_namespaces(lab.key) == set()
