@@ -4,8 +4,9 @@ Each op is written to ``$TOPOLAB_VAR_DIR/journal/<lab>.jsonl`` *before* it is
 applied, so a process killed at any point leaves a record of everything it
 may have made. ``recover(lab)`` (run by the next deploy or destroy) undoes
 an unfinished journal in reverse; a finished apply removes its journal.
-Rollback removes what the plan made; it does not restore what the plan
-deleted or changed (a re-deploy of the old topology does that).
+Rollback removes what the plan made (never what an op found already there);
+it does not restore what the plan deleted or changed: for a failed edit of a
+running lab the orchestration converges back to the revision that ran before.
 """
 
 from __future__ import annotations
