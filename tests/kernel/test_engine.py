@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from lab.topology import naming
+from lab.topology.schema import Topology
 from tests.kernel.conftest import netns, ping, ping_once, topo
 from worker import engine, executor
 from worker.kernel import KernelError
@@ -563,18 +564,24 @@ def test_cli_deploys_a_containerlab_file(lab_key, tmp_path) -> None:
     assert state.node("b").link("eth1").up
 
 
+def pair() -> Topology:
+    """Two hosts a and b on one veth pair."""
+    return topo(
+        {
+            "name": "pair",
+            "nodes": [host("a", ("eth0", "10.0.0.1/30")), host("b", ("eth0", "10.0.0.2/30"))],
+            "links": [{"a": "a:eth0", "b": "b:eth0"}],
+        }
+    )
+
+
 def test_a_worker_task_lets_go_of_the_namespaces_it_touched(lab_key) -> None:
     """After a task the worker holds no socket in a lab's namespaces (they could not die)."""
     from worker import tasks
     from worker.kernel import default_kernel
 
     key = lab_key()
-    pair = {
-        "name": "pair",
-        "nodes": [host("a", ("eth0", "10.0.0.1/30")), host("b", ("eth0", "10.0.0.2/30"))],
-        "links": [{"a": "a:eth0", "b": "b:eth0"}],
-    }
-    engine.deploy(topo(pair), key)  # releases its own sockets when done
+    engine.deploy(pair(), key)  # releases its own sockets when done
 
     def sockets() -> int:
         count = 0
@@ -599,12 +606,7 @@ def test_destroy_trusts_a_recorded_namespace_only_while_it_is_the_same_one(lab_k
     from worker import owned
 
     key = lab_key()
-    pair = {
-        "name": "pair",
-        "nodes": [host("a", ("eth0", "10.0.0.1/30")), host("b", ("eth0", "10.0.0.2/30"))],
-        "links": [{"a": "a:eth0", "b": "b:eth0"}],
-    }
-    engine.deploy(topo(pair), key)
+    engine.deploy(pair(), key)
     a, b = naming.namespace_name(key, "a"), naming.namespace_name(key, "b")
     assert set(owned.load(key)) == {a, b}
     # Somebody deletes b and makes a namespace of their own under its name.
