@@ -10,7 +10,10 @@ mkdir -p "$vardir"
 redis-server --bind "$host" --port "$port" --daemonize yes --save "" --appendonly no \
   --pidfile "$(realpath "$vardir")/redis-$port.pid" --logfile "$(realpath "$vardir")/redis-$port.log"
 for _ in $(seq 50); do
-  redis-cli -h "$host" -p "$port" ping >/dev/null 2>&1 && exit 0
+  if redis-cli -h "$host" -p "$port" ping >/dev/null 2>&1; then
+    echo "topolab: started redis-server on $host:$port (it keeps running; pid in $(realpath "$vardir")/redis-$port.pid)"
+    exit 0
+  fi
   sleep 0.1
 done
 echo "topolab: redis-server did not answer on $host:$port" >&2
