@@ -77,7 +77,7 @@ class LabConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         await self.accept()
         self.lab_id = int(self.scope["url_route"]["kwargs"]["lab_id"])
         try:
-            await database_sync_to_async(_lab_snapshot)(self.scope["user"], self.lab_id)
+            await database_sync_to_async(services.check_lab_access)(self.scope["user"], self.lab_id)
         except services.ServiceError as exc:
             await self.send_json({"type": "error", "code": exc.code, "message": exc.message})
             await self.close(code=CLOSE_NOT_FOUND)

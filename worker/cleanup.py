@@ -15,7 +15,7 @@ from lab.topology import naming
 from worker import executor, owned
 from worker.kernel import Kernel, default_kernel
 from worker.kernel.errors import KernelError
-from worker.ops import end_pids, signal_pids
+from worker.ops import kill_survivors, signal_pids
 from worker.state import lab_prefix
 
 
@@ -65,7 +65,7 @@ def destroy(lab: str, kernel: Kernel | None = None) -> DestroyResult:
     for name, alias in k.lo_aliases([n for n in candidates if n not in known]):
         if _lab_of(alias) == lab:
             remove(name)
-    end_pids(signalled)  # SIGKILL what SIGTERM did not end
+    kill_survivors(signalled)  # SIGKILL what SIGTERM did not end
     owned.forget(lab)
     return DestroyResult(lab=lab, namespaces=tuple(names), pids=tuple(signalled))
 
@@ -95,7 +95,7 @@ def cleanup_orphans(live_labs: set[str], kernel: Kernel | None = None) -> list[s
     k = kernel or default_kernel()
     removed: list[str] = []
     # A deploy that died before tagging anything left only its journal.
-    journals = executor.journal_path("x").parent
+    journals = executor.journal_dir()
     if journals.is_dir():
         for path in sorted(journals.glob("*.jsonl")):
             if path.stem not in live_labs and naming.is_lab_key(path.stem):

@@ -88,12 +88,10 @@ def prepare(topology: Topology) -> Topology:
     Raises:
         EngineError: auto addressing was asked for but failed.
     """
-    if not topology.addressing.auto:
-        return topology
-    from lab.topology.addressing import auto_address
+    from lab.topology.addressing import effective_topology
 
     try:
-        return auto_address(topology)
+        return effective_topology(topology)
     except ValueError as exc:  # PoolExhausted and friends
         raise EngineError(f"automatic addressing failed: {exc}") from None
 
@@ -173,6 +171,3 @@ def destroy(lab: str, *, kernel: Kernel | None = None) -> DestroyResult:
         return _destroy(lab, k)
     finally:
         k.release()
-
-
-_ = (cleanup_orphans, labs_present)

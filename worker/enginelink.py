@@ -166,7 +166,7 @@ def destroy(key: str, nodes: set[str] | None, progress: ProgressFn | None) -> in
     """
     from worker import engine, executor
     from worker.kernel import default_kernel
-    from worker.ops import DeleteNamespace, end_processes
+    from worker.ops import DeleteNamespace
 
     if nodes is None:
         result = engine.destroy(key)
@@ -177,9 +177,7 @@ def destroy(key: str, nodes: set[str] | None, progress: ProgressFn | None) -> in
     k = default_kernel()
     executor.recover(key, k)
     mine = [ns for ns in _discover_part(key, nodes).namespaces]
-    for ns in mine:
-        end_processes(k, ns.name)
-    for i, ns in enumerate(mine):
+    for i, ns in enumerate(mine):  # each delete ends the namespace's processes first
         DeleteNamespace(ns.name).apply(k)
         if progress is not None:
             progress(i + 1, len(mine), f"delete namespace {ns.name}")

@@ -51,9 +51,14 @@ def var_dir() -> Path:
     return Path(os.environ.get("TOPOLAB_VAR_DIR") or Path(__file__).resolve().parent.parent / "var")
 
 
+def journal_dir() -> Path:
+    """Return ``$TOPOLAB_VAR_DIR/journal``, where unfinished applies leave their journals."""
+    return var_dir() / "journal"
+
+
 def journal_path(lab: str, directory: Path | None = None) -> Path:
     """Return the journal file of lab ``lab``."""
-    return (directory or var_dir() / "journal") / f"{lab}.jsonl"
+    return (directory or journal_dir()) / f"{lab}.jsonl"
 
 
 class Journal:

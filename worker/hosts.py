@@ -68,23 +68,25 @@ def link_kinds() -> list[str]:
     return ["bridge", "veth", "vxlan"]
 
 
-def nodes_placed(host: str, exclude_lab: int | None = None) -> int:
-    """Return how many nodes of active labs this host holds (placement's load).
+def nodes_placed(exclude_lab: int | None = None) -> dict[str, int]:
+    """Return ``{host: nodes of active labs it holds}`` (placement's load), in one pass.
 
     ``exclude_lab`` leaves out the lab being placed (it is "deploying" itself).
     """
     from lab.models import Lab
 
-    total = 0
+    totals: dict[str, int] = {}
     labs = Lab.objects.filter(state__in=ACTIVE_LAB_STATES).exclude(pk=exclude_lab)
-    for lab in labs.only("id", "host", "placement"):
+    for lab in labs.select_related("host").only("id", "host__name", "placement"):
         nodes = (lab.placement or {}).get("nodes")
         if isinstance(nodes, dict) and nodes:
-            total += sum(1 for h in nodes.values() if h == host)
-        elif lab.host is not None and lab.host.name == host:
+            for host in nodes.values():
+                totals[host] = totals.get(host, 0) + 1
+        elif lab.host is not None:
             rev = lab.latest_revision()
-            total += len((rev.document or {}).get("nodes", [])) if rev else 0
-    return total
+            count = len((rev.document or {}).get("nodes", [])) if rev else 0
+            totals[lab.host.name] = totals.get(lab.host.name, 0) + count
+    return totals
 
 
 def beat_once(me: Identity, kinds: list[str] | None = None) -> None:
@@ -139,15 +141,17 @@ def up_hosts(exclude_lab: int | None = None) -> list[HostInfo]:
     from lab.models import LabHost
 
     limit = timezone.now() - timedelta(seconds=settings.TOPOLAB_HOST_HEARTBEAT_TIMEOUT)
+    hosts = list(LabHost.objects.filter(last_heartbeat__gte=limit))
+    loads = nodes_placed(exclude_lab) if hosts else {}
     return [
         HostInfo(
             name=h.name,
             underlay=h.underlay_address or "",
             capacity=h.capacity_nodes,
-            load=nodes_placed(h.name, exclude_lab),
+            load=loads.get(h.name, 0),
             kinds=frozenset(h.link_kinds or ()),
         )
-        for h in LabHost.objects.filter(last_heartbeat__gte=limit)
+        for h in hosts
     ]
 
 

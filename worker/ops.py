@@ -132,17 +132,17 @@ def signal_pids(pids: list[int], sig: int) -> list[int]:
 
 def end_pids(pids: list[int], grace: float = 1.0) -> list[int]:
     """SIGTERM ``pids``, then SIGKILL those still alive after ``grace`` seconds."""
-    for pid in pids:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGTERM)
+    return kill_survivors(signal_pids(pids, signal.SIGTERM), grace)
+
+
+def kill_survivors(pids: list[int], grace: float = 1.0) -> list[int]:
+    """SIGKILL those of ``pids`` (already sent SIGTERM) still alive after ``grace`` seconds."""
     deadline = time.monotonic() + grace
     left = pids
     while left and time.monotonic() < deadline:
         time.sleep(0.02)
         left = [p for p in left if _alive(p)]
-    for pid in left:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
+    signal_pids(left, signal.SIGKILL)
     return pids
 
 
@@ -198,13 +198,16 @@ class DeleteNamespace(Op):
 
     def apply(self, k: Kernel) -> None:
         """Delete (ENOENT is success; with ``owner``, a namespace not so tagged is left)."""
-        if (
-            self.owner is not None
-            and self.ns in k.ns_list()
-            and not _ours(k, self.ns, ("lo",), self.owner)
-        ):
-            logger.warning("not deleting %s: it is not %s's", self.ns, self.owner)
-            return
+        if self.owner is not None:
+            try:
+                tag = k.link_alias(self.ns, "lo")
+            except KernelError as exc:
+                if exc.errno in _GONE:
+                    return  # already gone: nothing to undo
+                tag = None
+            if tag != self.owner:
+                logger.warning("not deleting %s: it is not %s's", self.ns, self.owner)
+                return
         end_processes(k, self.ns)
         _tolerate_gone(lambda: k.ns_delete(self.ns))
 

@@ -51,9 +51,7 @@ from worker.ops import (
     UnsupportedKindError,
     op_from_json,
 )
-from worker.state import LabState, LinkState, NamespaceState, RouteState
-
-FORWARDING_SYSCTLS = ("net.ipv4.ip_forward", "net.ipv6.conf.all.forwarding")
+from worker.state import FORWARDING_SYSCTLS, LabState, LinkState, NamespaceState, RouteState
 
 
 @dataclass(frozen=True)

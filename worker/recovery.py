@@ -19,7 +19,7 @@ from typing import Any
 import redis
 from django.db import close_old_connections
 
-from lab import events
+from lab import services
 from lab.models import Deployment, Lab
 from worker import enginelink, programs
 from worker.hosts import Identity, down_host_names
@@ -61,9 +61,8 @@ def _labs_on(host: str) -> list[Lab]:
 def _set_lab_state(lab: Lab, state: str) -> None:
     if lab.state == state:
         return
-    Lab.objects.filter(pk=lab.pk).update(state=state)
+    services.do_set_lab_state(lab.pk, state)
     lab.state = state
-    events.publish(lab.pk, events.LAB_STATE, {"state": state})
 
 
 def mark_down_hosts() -> list[str]:

@@ -11,6 +11,9 @@ from dataclasses import dataclass, field
 
 from lab.topology import naming
 
+# The sysctls discovery reads and the planner fixes (they must be the same set).
+FORWARDING_SYSCTLS = ("net.ipv4.ip_forward", "net.ipv6.conf.all.forwarding")
+
 
 @dataclass(frozen=True)
 class LinkState:

@@ -19,7 +19,7 @@ from celery.signals import task_postrun, worker_process_init, worker_ready, work
 from worker import recovery
 from worker.celery import TASK_SOFT_TIME_LIMIT, app, host_queue
 from worker.hosts import Heartbeat, identity
-from worker.orchestrate import Busy, PartDispatcher
+from worker.orchestrate import PART_TASK, Busy, PartDispatcher
 
 logger = logging.getLogger(__name__)
 
@@ -32,9 +32,7 @@ class CeleryParts(PartDispatcher):
 
     def start(self, deployment_id: int, host: str, action: str) -> Callable[[], dict[str, Any]]:
         """Queue ``action`` of the deployment's part on ``host``; return a waiter."""
-        result = app.send_task(
-            "worker.tasks.run_part", args=[deployment_id, action], queue=host_queue(host)
-        )
+        result = app.send_task(PART_TASK, args=[deployment_id, action], queue=host_queue(host))
 
         def wait() -> dict[str, Any]:
             # The coordinator never waits on its own queue, so this cannot deadlock
@@ -62,7 +60,7 @@ def run_deployment(self: Task, deployment_id: int) -> str:  # type: ignore[type-
         raise
 
 
-@app.task(name="worker.tasks.run_part", acks_late=True)
+@app.task(name=PART_TASK, acks_late=True)
 def run_part(deployment_id: int, action: str) -> dict[str, Any]:
     """Build or remove this host's part of a split lab (asked by the coordinating host)."""
     from worker import orchestrate

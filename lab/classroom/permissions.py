@@ -13,7 +13,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth.models import Group, Permission
-from django.db.models import Q, QuerySet
 
 ADMIN, INSTRUCTOR, STUDENT = "admin", "instructor", "student"
 ROLES = (ADMIN, INSTRUCTOR, STUDENT)
@@ -114,22 +113,3 @@ def can_access_lab(user: Any, lab: Any, action: str) -> bool:
     if ExerciseAttempt.objects.filter(lab_id=lab.pk, exercise__course__instructors=user).exists():
         return True
     return bool(Exercise.objects.filter(source_lab_id=lab.pk, course__instructors=user).exists())
-
-
-def accessible_labs_filter(user: Any) -> Q:
-    """Return a ``Q`` on ``Lab`` selecting every lab ``user`` may read (for list queries)."""
-    if not getattr(user, "is_authenticated", False):
-        return Q(pk__in=[])
-    if is_admin(user):
-        return Q()
-    return (
-        Q(owner_id=user.pk)
-        | Q(attempt__exercise__course__instructors=user)
-        | Q(pk__in=_source_labs(user))
-    )
-
-
-def _source_labs(user: Any) -> QuerySet[Any]:
-    from lab.classroom.models import Exercise
-
-    return Exercise.objects.filter(course__instructors=user).values("source_lab_id")

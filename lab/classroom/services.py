@@ -17,13 +17,11 @@ import secrets
 from datetime import datetime, timedelta
 from typing import Any
 
-import nh3
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
-from markdown_it import MarkdownIt
 from pydantic import ValidationError
 
 from lab import events
@@ -49,6 +47,7 @@ from lab.classroom.permissions import (
     is_admin,
 )
 from lab.classroom.template import Preconfigure, make_template
+from lab.markdown import render_markdown
 from lab.models import Lab, LabHost
 from lab.services import Conflict, InvalidInput, NotAuthenticated, NotFound, ServiceError
 from lab.topology import Issue, Topology
@@ -110,17 +109,13 @@ def _authed(user: Any) -> Any:
 
 
 def check_lab(user: Any, lab_id: int, action: str) -> Lab:
-    """Return lab ``lab_id`` when ``user`` may do ``action`` to it.
+    """Return lab ``lab_id`` when ``user`` may do ``action`` to it (the one lab rule).
 
     Raises:
         NotAuthenticated: anonymous.
         NotFound: no such lab, or not the user's to act on (indistinguishable).
     """
-    _authed(user)
-    lab = Lab.objects.filter(pk=lab_id).select_related("host").first()
-    if lab is None or not can_access_lab(user, lab, action):
-        raise NotFound(f"no lab {lab_id}", code="lab.not_found")
-    return lab
+    return lab_services.check_lab_access(user, lab_id, action=action)
 
 
 # -- courses ----------------------------------------------------------------------------
@@ -313,16 +308,10 @@ def do_add_students_csv(user: Any, course: Course, text: str) -> list[dict[str, 
 
 # -- exercises --------------------------------------------------------------------------
 
-_markdown = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table")
-
 
 def render_instructions(text: str) -> str:
-    """Render Markdown instructions to HTML safe to put in a page.
-
-    Raw HTML is off in the parser, and nh3 sanitizes the output as well (links get
-    ``rel="noopener noreferrer"``; scripts, handlers and javascript: URLs go).
-    """
-    return str(nh3.clean(_markdown.render(text or "")))
+    """Render an exercise's Markdown instructions to HTML safe to put in a page."""
+    return render_markdown(text)
 
 
 def check_exercise(user: Any, exercise_id: int, *, manage: bool = False) -> Exercise:

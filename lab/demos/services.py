@@ -11,22 +11,19 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import nh3
 from django.db import transaction
 from django.utils import timezone
-from markdown_it import MarkdownIt
 
 from lab import services
 from lab.demos.catalog import DEMOS, Demo, get_demo
 from lab.demos.models import DemoLab
+from lab.markdown import render_markdown
 from lab.models import Lab
 
 logger = logging.getLogger(__name__)
 
 RUN_TASK_NAME = "worker.tasks_demos.run_demo"
 RUN_TIMEOUT = 90.0  # seconds the web waits for a run (a run takes a few)
-
-_markdown = MarkdownIt("commonmark", {"html": False, "linkify": False})
 
 
 class WorkerUnavailable(services.ServiceError):
@@ -37,11 +34,8 @@ class WorkerUnavailable(services.ServiceError):
 
 
 def render_explanation(text: str) -> str:
-    """Render a demo's Markdown explanation to HTML safe to put in a page.
-
-    Raw HTML is off in the parser and nh3 sanitizes the output as well.
-    """
-    return str(nh3.clean(_markdown.render(text or "")))
+    """Render a demo's Markdown explanation to HTML safe to put in a page."""
+    return render_markdown(text)
 
 
 def demo_summary(demo: Demo) -> dict[str, Any]:

@@ -183,16 +183,20 @@ def _with_addresses(
     return topology.model_copy(update={"nodes": tuple(nodes)})
 
 
-def _is_point_to_point(topology: Topology, seg: _Segment) -> bool:
+def _veth_pairs(topology: Topology) -> set[frozenset[tuple[str, str]]]:
+    """The two ends (node, interface) of every veth link, as unordered pairs."""
+    return {
+        frozenset({(link.a.node, link.a.interface), (link.b.node, link.b.interface)})
+        for link in topology.links
+        if isinstance(link, VethLink)
+    }
+
+
+def _is_point_to_point(veths: set[frozenset[tuple[str, str]]], seg: _Segment) -> bool:
     if seg.bridged or len(seg.members) != 2:
         return False
     a, b = seg.members
-    return any(
-        isinstance(link, VethLink)
-        and {(link.a.node, link.a.interface), (link.b.node, link.b.interface)}
-        == {(a[1], a[2]), (b[1], b[2])}
-        for link in topology.links
-    )
+    return frozenset({(a[1], a[2]), (b[1], b[2])}) in veths
 
 
 def auto_address(topology: Topology) -> Topology:
@@ -215,12 +219,13 @@ def auto_address(topology: Topology) -> Topology:
         if isinstance(a, IPv4Interface)
     ]
     allocator = _Allocator(cfg.pool, used)
+    veths = _veth_pairs(topology)
     new: dict[Port, list[IPv4Interface]] = {}
     for seg in segs:
         if len(seg.members) < 2:
             continue
         if seg.subnet is None:
-            prefix = cfg.p2p_prefix if _is_point_to_point(topology, seg) else cfg.segment_prefix
+            prefix = cfg.p2p_prefix if _is_point_to_point(veths, seg) else cfg.segment_prefix
             subnet = allocator.allocate(prefix)
             if subnet is None:
                 raise PoolExhausted(

@@ -115,6 +115,24 @@ def test_bad_filter_is_a_clear_error(pair: Pair, capture_dir: Path) -> None:
     assert err2.value.code == "capture.no_interface"
 
 
+def test_a_capture_that_reaches_its_time_limit_is_finished_by_reap(
+    pair: Pair, capture_dir: Path
+) -> None:
+    mgr = CaptureManager(capture_dir)
+    try:
+        cap = mgr.start(CaptureSpec(pair.a, "eth0", "icmp", max_seconds=0.5))
+        deadline = time.monotonic() + 10
+        while cap.running and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not cap.running
+        assert mgr.reap() == [cap.id]  # counts read, pcap handed to root
+        assert cap.result is not None and cap.result.reason == "time limit reached"
+        assert cap.pcap_path.stat().st_uid == 0
+        assert mgr.reap() == []
+    finally:
+        mgr.stop_all()
+
+
 def test_bridge_warning_and_stop_lab(net: Net, capture_dir: Path) -> None:
     s = net.ns("s")
     ip("-n", s, "link", "add", "br0", "type", "bridge")

@@ -14,7 +14,6 @@ Every line has ``ts`` (Unix time, float), ``app``, ``dev`` and ``event``
 from __future__ import annotations
 
 import argparse
-import grp
 import json
 import os
 import pwd
@@ -94,14 +93,6 @@ def drop_privileges(user: str) -> tuple[int, int]:
     if os.getuid() != entry.pw_uid or os.geteuid() != entry.pw_uid:
         raise AppError(f"--user: still uid {os.geteuid()} after setuid({entry.pw_uid})")
     return entry.pw_uid, entry.pw_gid
-
-
-def group_name(gid: int) -> str:
-    """A group's name, or its number when it has none."""
-    try:
-        return grp.getgrgid(gid).gr_name
-    except KeyError:
-        return str(gid)
 
 
 class StopSignals:

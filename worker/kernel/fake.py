@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import ipaddress
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 
 from worker.kernel.errors import KernelError
@@ -140,11 +141,11 @@ class FakeKernel:
         """Return no processes (the fake runs none)."""
         return list(self.pids.get(ns, []))
 
-    def lo_aliases(self, names: list[str]) -> dict[str, str | None]:
-        """Return the alias of ``lo`` in each existing namespace of ``names``."""
-        return {
-            n: self.namespaces[n].links["lo"].state.alias for n in names if n in self.namespaces
-        }
+    def lo_aliases(self, names: list[str]) -> Iterator[tuple[str, str | None]]:
+        """Yield ``(namespace, alias of its lo)`` for each existing namespace of ``names``."""
+        for n in names:
+            if n in self.namespaces:
+                yield n, self.namespaces[n].links["lo"].state.alias
 
     def ns_identity(self, ns: str) -> str | None:
         """The fake namespace's inode (a fresh one for every namespace made)."""

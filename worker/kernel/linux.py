@@ -25,7 +25,7 @@ from lab.topology import naming
 from worker.kernel import netlink as nl
 from worker.kernel import netns
 from worker.kernel.errors import KernelError
-from worker.state import LinkState, NamespaceState, RouteState
+from worker.state import FORWARDING_SYSCTLS, LinkState, NamespaceState, RouteState
 
 SIOCETHTOOL = 0x8946
 ETHTOOL_STXCSUM = 0x17
@@ -38,7 +38,6 @@ IFF_NO_PI = 0x1000
 IFA_F_NODAD = 0x02
 ARPHRD_ETHER = 1
 ARPHRD_LOOPBACK = 772
-SYSCTLS_READ = ("net.ipv4.ip_forward", "net.ipv6.conf.all.forwarding")
 
 
 @dataclass
@@ -57,9 +56,8 @@ class _Handle:
         os.close(self.fd)
 
 
-def _open_sockets(fd: int) -> tuple[nl.NetlinkSocket, socket.socket]:
+def _open_sockets() -> tuple[nl.NetlinkSocket, socket.socket]:
     """Open the netlink and ioctl sockets (the caller's thread is inside the namespace)."""
-    del fd
     return nl.NetlinkSocket(), socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 
 
@@ -116,7 +114,7 @@ class LinuxKernel:
             try:
                 st = os.fstat(fd)
                 netns.setns(fd)
-                sock, io = _open_sockets(fd)
+                sock, io = _open_sockets()
             except BaseException:
                 os.close(fd)
                 raise
@@ -146,7 +144,7 @@ class LinuxKernel:
 
         def make() -> _Handle:
             fd = netns.make_in_thread(ns)
-            sock, io = _open_sockets(fd)
+            sock, io = _open_sockets()
             return _Handle(fd, os.fstat(fd).st_ino, sock, io, threading.Lock())
 
         handle = self._thread.call(make)
@@ -267,7 +265,7 @@ class LinuxKernel:
         def read_sysctls() -> list[tuple[str, str]]:
             netns.setns(handle.fd)
             out = []
-            for key in SYSCTLS_READ:
+            for key in FORWARDING_SYSCTLS:
                 try:
                     with open("/proc/sys/" + key.replace(".", "/")) as f:
                         out.append((key, f.read().strip()))
@@ -383,7 +381,6 @@ class LinuxKernel:
         body = (
             nl.ifinfo()
             + nl.nla_str(nl.IFLA_IFNAME, name)
-            + nl.nla_str(nl.IFLA_IFALIAS, alias)
             + self._common(mtu, None)
             + nl.nla(
                 nl.IFLA_LINKINFO,

@@ -147,7 +147,6 @@ class NsThread:
             queue.SimpleQueue()
         )
         self._thread: threading.Thread | None = None
-        self._home_fd = -1
         self._lock = threading.Lock()
 
     def _start(self) -> None:
@@ -157,7 +156,7 @@ class NsThread:
             target=self._run, args=(ready, self._queue), name="topolab-netns", daemon=True
         )
         self._thread.start()
-        self._home_fd = ready.result()
+        ready.result()  # the thread is up and knows its home namespace
 
     def _run(
         self,
@@ -195,11 +194,6 @@ class NsThread:
     def call(self, fn: Callable[[], T]) -> T:
         """Run ``fn`` in the helper thread and return its result (or raise its error)."""
         return self.submit(fn).result()
-
-    @property
-    def home_fd(self) -> int:
-        """The fd of the namespace the helper thread returns to."""
-        return self._home_fd
 
     def close(self) -> None:
         """Stop the helper thread."""

@@ -242,7 +242,8 @@ class Capture:
         self.pcap_path = directory / "capture.pcap"
         self.warnings = warnings
         self.started = time.time()
-        self.result: CaptureResult | None = None
+        self.result: CaptureResult | None = None  # set by stop(): counts read, pcap root's
+        self._reason = ""  # why it ended, first cause wins (a limit, a stop request)
         self._sink = sink
         self._pending: list[str] = []
         self._lines_seen = 0
@@ -340,8 +341,7 @@ class Capture:
 
     def _end(self, reason: str) -> None:
         with self._lock:
-            if self.result is None:
-                self.result = CaptureResult(reason=reason)
+            self._reason = self._reason or reason
         if self._proc.poll() is None:
             # libpcap hands over a TPACKET_V3 block when it is full or 1 s old; packets
             # in the last block would be lost by an immediate SIGINT. Wait it out.
@@ -368,7 +368,7 @@ class Capture:
         for thread in self._threads:
             thread.join(timeout=5)
         packets, drops = parse_tcpdump_stats(self.stderr_text())
-        result = self.result or CaptureResult(reason=reason)
+        result = self.result or CaptureResult(reason=self._reason or reason)
         result.packets, result.kernel_drops = packets, drops
         result.bytes = self.pcap_path.stat().st_size if self.pcap_path.exists() else 0
         self.result = result

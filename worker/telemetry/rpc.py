@@ -84,7 +84,10 @@ def call(
     """
     request_id = secrets.token_hex(12)
     client.rpush(rpc_key(host), json.dumps({"id": request_id, "op": op, "args": args}))
-    answer = client.blpop([reply_key(request_id)], timeout=max(1, round(timeout)))
+    try:
+        answer = client.blpop([reply_key(request_id)], timeout=max(1, round(timeout)))
+    except redis.TimeoutError:  # the client's socket timeout ran out before `timeout`
+        answer = None
     if answer is None:
         raise AgentError(
             "agent.unavailable", f"the telemetry agent of host {host!r} did not answer"

@@ -208,7 +208,6 @@ export function Dock(props: {
   onOpenConsole: (n: string) => void;
   focusIface: { node: string; iface: string } | null;
   samples: Map<string, CounterSample[]>;
-  latest: Map<string, CounterSample>;
   demo: LabDemo | null;
   running: boolean;
   demoRun: DemoRun | null;

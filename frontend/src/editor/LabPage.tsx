@@ -27,7 +27,7 @@ import { emptyTopology, type Issue, type NodeKind, type Topology } from "../mode
 import { LabSocket, type LiveMessage } from "../live/socket";
 import { normaliseCounters } from "../live/counters";
 import { nodeTypes, edgeTypes } from "./nodes";
-import { ViewContext, type CanvasView, type CounterSample } from "./context";
+import { CountersContext, ViewContext, type CanvasView, type CounterSample } from "./context";
 import { Palette, type LinkTool } from "./Palette";
 import { Properties, type Selection } from "./Properties";
 import { Dock, type DockTab } from "./Dock";
@@ -466,7 +466,6 @@ function LabEditor({ labId }: { labId: string }) {
     () => ({
       issues: issueMap,
       state,
-      latest,
       journeyNode: (activeHop?.node as string) ?? null,
       journeyIface: (activeHop?.interface as string) ?? null,
       onInterfaceClick: (node, iface) => {
@@ -475,7 +474,7 @@ function LabEditor({ labId }: { labId: string }) {
         setDockOpen(true);
       },
     }),
-    [issueMap, state, latest, activeHop],
+    [issueMap, state, activeHop],
   );
 
   if (loadError) {
@@ -494,6 +493,7 @@ function LabEditor({ labId }: { labId: string }) {
 
   return (
     <ViewContext.Provider value={view}>
+      <CountersContext.Provider value={latest}>
       <div className="editor">
         <header className="topbar">
           <RouteLink to="/labs" className="brand" title="My labs">
@@ -665,7 +665,6 @@ function LabEditor({ labId }: { labId: string }) {
           }}
           focusIface={focusIface}
           samples={samples.current}
-          latest={latest}
           demo={demo}
           running={state === "running"}
           demoRun={demoRun}
@@ -673,6 +672,7 @@ function LabEditor({ labId }: { labId: string }) {
           demoAutoRun={demoAutoRun}
         />
       </div>
+      </CountersContext.Provider>
     </ViewContext.Provider>
   );
 }

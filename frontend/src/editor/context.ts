@@ -18,7 +18,6 @@ export interface CounterSample {
 export interface CanvasView {
   issues: Map<string, Issue[]>;
   state: string; // deployment state of the lab
-  latest: Map<string, CounterSample>; // "node:iface" -> last sample
   journeyNode: string | null;
   journeyIface: string | null;
   onInterfaceClick: (node: string, iface: string) => void;
@@ -27,8 +26,11 @@ export interface CanvasView {
 export const ViewContext = createContext<CanvasView>({
   issues: new Map(),
   state: "",
-  latest: new Map(),
   journeyNode: null,
   journeyIface: null,
   onInterfaceClick: () => undefined,
 });
+
+/** The last counter sample per "node:iface": changes every second while a lab runs, so it
+ * has its own context, read only by the links (nodes do not re-render at each sample). */
+export const CountersContext = createContext<Map<string, CounterSample>>(new Map());

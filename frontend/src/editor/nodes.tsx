@@ -3,7 +3,7 @@ import { memo, useContext } from "react";
 import { BaseEdge, Handle, Position, getStraightPath, useInternalNode, type EdgeProps, type InternalNode, type NodeProps } from "@xyflow/react";
 import type { AttachData, DeviceData, EdgeData } from "../model/convert";
 import { linkEndpoints, type Link } from "../model/types";
-import { ViewContext } from "./context";
+import { CountersContext, ViewContext } from "./context";
 
 const ICON: Record<string, string> = {
   host: "M4 5h16v10H4z M9 19h6 M12 15v4",
@@ -115,17 +115,18 @@ export const LinkEdge = memo(function LinkEdge(raw: EdgeProps) {
   const { id, sourceX, sourceY, targetX, targetY, selected } = props;
   const data = props.data as EdgeData;
   const view = useContext(ViewContext);
+  const latest = useContext(CountersContext);
   const [path] = getStraightPath({ sourceX, sourceY, targetX, targetY });
   const link = data.link;
   const eps = link ? linkEndpoints(link) : [];
   const issues = view.issues.get(id);
   let bps = 0;
   for (const e of eps) {
-    const s = view.latest.get(`${e.node}:${e.interface}`);
+    const s = latest.get(`${e.node}:${e.interface}`);
     if (s) bps = Math.max(bps, s.rx_bps + s.tx_bps);
   }
   const live = throughputStyle(bps);
-  const down = eps.some((e) => view.latest.get(`${e.node}:${e.interface}`)?.oper === "down");
+  const down = eps.some((e) => latest.get(`${e.node}:${e.interface}`)?.oper === "down");
   const journey = eps.some((e) => e.node === view.journeyNode && e.interface === view.journeyIface);
   const style: React.CSSProperties = {
     strokeWidth: 2,

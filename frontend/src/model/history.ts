@@ -21,11 +21,6 @@ export function push<T>(h: History<T>, next: T, limit = HISTORY_LIMIT): History<
   return { past, present: next, future: [] };
 }
 
-/** Replace the present without an undo step (e.g. the server's normalised copy). */
-export function replace<T>(h: History<T>, next: T): History<T> {
-  return { ...h, present: next };
-}
-
 export function undo<T>(h: History<T>): History<T> {
   if (h.past.length === 0) return h;
   const previous = h.past[h.past.length - 1];

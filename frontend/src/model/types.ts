@@ -116,9 +116,6 @@ export interface Issue {
   hint?: string;
 }
 
-/** Link kinds drawn between two node interfaces. */
-export const PAIR_KINDS = ["veth", "vxcan"] as const;
-
 /** Endpoints a link realizes on nodes (the same notion as `Link.endpoints()` in Python). */
 export function linkEndpoints(link: Link): Endpoint[] {
   const l = link as OtherLink;

@@ -32,18 +32,16 @@ def read_topology(path: Path) -> tuple[Topology, list[str]]:
     except OSError as exc:
         raise CommandError(f"cannot read {path}: {exc.strerror}") from None
     name = path.name.lower()
-    warnings: list[str] = []
+    if name.endswith((".clab.yml", ".clab.yaml")):
+        fmt = "clab"
+    else:
+        fmt = "yaml" if name.endswith((".yml", ".yaml")) else "json"
     try:
-        if name.endswith((".clab.yml", ".clab.yaml")):
-            from lab.topology.clab import import_clab
+        from lab.topology.io import import_text
 
-            topology, issues = import_clab(text)
-            warnings = [f"{i.path}: {i.message}" for i in issues]
-        else:
-            from lab.topology.io import loads
-
-            fmt = "yaml" if name.endswith((".yml", ".yaml")) else "json"
-            topology = loads(text, fmt)
+        # The same door as the API's import: a containerlab file is validated once converted.
+        topology, issues = import_text(text, fmt)
+        warnings = [f"{i.path}: {i.message}" for i in issues]
     except TopologyError as exc:
         lines = [
             f"  {i.path}: {i.message}" + (f" ({i.hint})" if i.hint else "") for i in exc.issues
