@@ -200,11 +200,13 @@ class DeleteNamespace(Op):
         """Delete (ENOENT is success; with ``owner``, a namespace not so tagged is left)."""
         if self.owner is not None:
             try:
-                tag = k.link_alias(self.ns, "lo")
+                tag: str | None = k.link_alias(self.ns, "lo")
             except KernelError as exc:
                 if exc.errno in _GONE:
                     return  # already gone: nothing to undo
-                tag = None
+                # EINVAL: the name's file is no namespace yet (a crash between taking
+                # the name and mounting it): our placeholder, removed below.
+                tag = self.owner if exc.errno == errno.EINVAL else None
             if tag != self.owner:
                 logger.warning("not deleting %s: it is not %s's", self.ns, self.owner)
                 return

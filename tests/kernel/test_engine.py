@@ -619,3 +619,30 @@ def test_destroy_trusts_a_recorded_namespace_only_while_it_is_the_same_one(lab_k
         assert not owned.record_path(key).exists()
     finally:
         subprocess.run(["ip", "netns", "delete", b], check=False)
+
+
+def test_undoing_a_make_takes_our_placeholder_but_not_an_untagged_namespace(lab_key) -> None:
+    """What a journal's undo finds under a lab's name after a crash."""
+    from worker.kernel import default_kernel
+    from worker.ops import DeleteNamespace
+
+    key = lab_key()
+    k = default_kernel()
+    # A crash between taking the name and mounting the namespace leaves an empty file.
+    ours = naming.namespace_name(key, "x")
+    placeholder = Path("/run/netns") / ours
+    placeholder.touch()
+    try:
+        DeleteNamespace(ours, owner=naming.owner_alias(key, "x")).apply(k)
+        assert not placeholder.exists()
+    finally:
+        placeholder.unlink(missing_ok=True)
+    # A real namespace without the lab's tag is somebody else's.
+    theirs = naming.namespace_name(key, "y")
+    subprocess.run(["ip", "netns", "add", theirs], check=True)
+    try:
+        DeleteNamespace(theirs, owner=naming.owner_alias(key, "y")).apply(k)
+        assert theirs in netns()
+    finally:
+        k.release()
+        subprocess.run(["ip", "netns", "delete", theirs], check=False)

@@ -142,9 +142,27 @@ class LinuxKernel:
         """
         netns.ensure_run_dir()
 
+        sockets: list[tuple[nl.NetlinkSocket, socket.socket]] = []
+
+        def tag_lo() -> None:
+            # Before the namespace has its name: a namespace under one of our names
+            # always carries its tag, even when this process dies right after.
+            sockets.append(_open_sockets())
+            sockets[0][0].request(
+                nl.RTM_NEWLINK,
+                0,
+                nl.ifinfo(1, nl.IFF_UP, nl.IFF_UP) + nl.nla_str(nl.IFLA_IFALIAS, lo_alias),
+            )
+
         def make() -> _Handle:
-            fd = netns.make_in_thread(ns)
-            sock, io = _open_sockets()
+            try:
+                fd = netns.make_in_thread(ns, tag_lo)
+            except BaseException:
+                for sock, io in sockets:
+                    sock.close()
+                    io.close()
+                raise
+            sock, io = sockets[0]
             return _Handle(fd, os.fstat(fd).st_ino, sock, io, threading.Lock())
 
         handle = self._thread.call(make)
@@ -153,11 +171,6 @@ class LinuxKernel:
             self._handles[ns] = handle
         if old is not None:
             old.close()
-        handle.sock.request(
-            nl.RTM_NEWLINK,
-            0,
-            nl.ifinfo(1, nl.IFF_UP, nl.IFF_UP) + nl.nla_str(nl.IFLA_IFALIAS, lo_alias),
-        )
 
     def ns_delete(self, ns: str) -> None:
         """Close our sockets in the namespace, then unmount and unlink it.

@@ -204,11 +204,13 @@ class NsThread:
                 self._thread = None
 
 
-def make_in_thread(name: str) -> int:
+def make_in_thread(name: str, prepare: Callable[[], None] | None = None) -> int:
     """Create named namespace ``name`` from the calling (helper) thread and enter it.
 
-    Leaves the calling thread inside the new namespace (the caller opens its
-    sockets there, then returns home) and returns an fd of the namespace.
+    ``prepare`` runs inside the new namespace before it gets its name (the bind
+    mount): whatever it sets up (the owner tag on ``lo``) is there the moment the
+    name is. Leaves the calling thread inside the new namespace (the caller opens
+    its sockets there, then returns home) and returns an fd of the namespace.
 
     Raises:
         KernelError: EEXIST when the name is taken; other mount/unshare errors.
@@ -221,8 +223,10 @@ def make_in_thread(name: str) -> int:
     os.close(fd)
     try:
         unshare_net()
+        if prepare is not None:
+            prepare()
         mount(f"/proc/self/task/{threading.get_native_id()}/ns/net", path, MS_BIND)
-    except KernelError:
+    except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(path)
         raise
