@@ -36,7 +36,8 @@ from worker.telemetry.agent import counters_payload
 from worker.telemetry.capture import CaptureManager, CaptureSpec, parse_tcpdump_stats
 from worker.telemetry.counters import Sampler
 
-PREFIX = f"tltel-bench-{secrets.token_hex(2)}"
+LAB = f"tb{secrets.token_hex(2)}"  # the capture's nodes are a lab's, as the engine makes them
+PREFIX = f"tl-{LAB}"
 made: list[str] = []
 
 
@@ -52,9 +53,25 @@ def ns(name: str) -> str:
     return full
 
 
+def lab_ns(node: str) -> str:
+    from lab.topology import naming
+    from worker.kernel import default_kernel
+
+    full = naming.namespace_name(LAB, node)
+    default_kernel().ns_create(full, naming.owner_alias(LAB, node), LAB)
+    default_kernel().release()
+    made.append(full)
+    return full
+
+
 def cleanup() -> None:
+    from worker import sandbox
+    from worker.kernel import default_kernel
+
+    sandbox.teardown(LAB)
     for name in reversed(made):
         subprocess.run(["ip", "netns", "delete", name], capture_output=True, check=False)
+    default_kernel().lab_release(LAB)
 
 
 def bench_counters(seconds: int) -> None:
@@ -148,7 +165,7 @@ BASELINE_OPTS = os.environ.get("BENCH_TCPDUMP_OPTS", "-B 32768").split()
 
 
 def bench_capture(packets: int) -> None:
-    a, b = ns("a"), ns("b")
+    a, b = lab_ns("a"), lab_ns("b")
     ip("-n", a, "link", "add", "eth0", "type", "veth", "peer", "tmpb0")
     ip("-n", a, "link", "set", "tmpb0", "netns", b)
     ip("-n", b, "link", "set", "tmpb0", "name", "eth0")
@@ -217,7 +234,7 @@ def bench_capture(packets: int) -> None:
                 lines[0] += len(batch)
 
             mgr = CaptureManager(tmp / "captures")
-            spec = CaptureSpec(b, "eth0", "udp port 9999", max_bytes=1 << 30)
+            spec = CaptureSpec(LAB, "b", "eth0", "udp port 9999", max_bytes=1 << 30)
             cap = mgr.start(spec, sink=sink)
             sent, secs = _flood(a, "10.99.0.2", packets)
             result = cap.stop()  # waits out the block timeout itself

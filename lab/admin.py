@@ -3,9 +3,32 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
+from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from lab.accounts import RECOVERY_LINK_TTL, do_issue_recovery_link
 from lab.models import Deployment, Lab, LabHost, TopologyRevision, VniAllocation
+
+User = get_user_model()
+admin.site.unregister(User)
+
+
+@admin.register(User)
+class TopolabUserAdmin(UserAdmin):
+    """Django's user admin, plus a one-time sign-in link for a forgotten password."""
+
+    actions = ["issue_sign_in_link"]
+
+    @admin.action(description="Issue a one-time sign-in link (forgotten password)")
+    def issue_sign_in_link(self, request: HttpRequest, queryset: QuerySet) -> None:
+        hours = int(RECOVERY_LINK_TTL.total_seconds() // 3600)
+        for user in queryset:
+            link = request.build_absolute_uri(do_issue_recovery_link(user))
+            self.message_user(
+                request, f"{user.get_username()}: {link} (one use, valid {hours} hours)"
+            )
 
 
 class RevisionInline(admin.TabularInline):

@@ -182,13 +182,17 @@ class ConsoleConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
                 self._client,
                 host,
                 "console.open",
-                {"lab": lab_id, "node": node, "id": self.console_id},
+                {"lab": lab_id, "node": node, "id": self.console_id, "user": self._user_key()},
                 15.0,
             )
         except rpc.AgentError as exc:
             close = CLOSE_NOT_FOUND if exc.code.endswith("no_node") else CLOSE_UNAVAILABLE
             self.console_id = ""
             await self._error(exc.code, exc.message, close)
+
+    def _user_key(self) -> str:
+        """Who opens the console, for the agent's per-user console cap."""
+        return str(getattr(self.scope.get("user"), "pk", "") or "")
 
     async def receive(
         self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs: Any

@@ -254,12 +254,16 @@ def canonical_document(topology: Topology) -> dict[str, Any]:
 
 
 def draft_issues(lab: Lab) -> list[Issue]:
-    """Return the issues of the lab's draft (empty when it has none)."""
+    """Return the issues of the lab's draft (empty when it has none): what does not
+    validate, or the owner's quota the draft goes past (``quota.nodes_per_lab``)."""
+    from lab import quotas
+
     if lab.draft is None:
         return []
     try:
-        check_topology(lab.draft)
-    except TopologyInvalid as exc:
+        topology = check_topology(lab.draft)
+        quotas.check_quota(lab.owner_id, quotas.Want(nodes=len(topology.nodes)))
+    except (TopologyInvalid, quotas.QuotaExceeded) as exc:
         return exc.issues
     return []
 
@@ -272,18 +276,25 @@ def _next_revision_number(lab: Lab) -> int:
 def do_create_lab(user: User, name: str, description: str = "", topology: Any = None) -> Lab:
     """Create a lab for ``user``, with revision 1 when a topology is given.
 
-    Nothing is created when anything is invalid.
+    Nothing is created when anything is invalid or a quota refuses it.
 
     Raises:
         NotAuthenticated: the user is anonymous.
         InvalidInput: a bad name or description, naming the field.
         TopologyInvalid: the topology does not validate (paths start with ``topology``).
+        QuotaExceeded: ``quota.labs_owned`` or ``quota.nodes_per_lab`` (``lab.quotas``).
     """
+    from lab import quotas
+
     owner_id = _user_id(user)
     name = check_lab_name(name)
     description = check_lab_description(description)
     checked = check_topology(topology, "topology") if topology is not None else None
+    nodes = len(checked.nodes) if checked is not None else None
     with transaction.atomic():
+        quotas.check_quota(
+            owner_id, quotas.Want(new_lab=True, nodes=nodes, nodes_path="topology.nodes")
+        )
         lab = Lab.objects.create(owner_id=owner_id, name=name, description=description)
         if checked is not None:
             TopologyRevision.objects.create(
@@ -343,12 +354,17 @@ def do_duplicate_lab(lab: Lab, user: User) -> Lab:
 
     Raises:
         NotAuthenticated: the user is anonymous.
+        QuotaExceeded: ``quota.labs_owned`` or ``quota.nodes_per_lab`` of ``user``.
     """
+    from lab import quotas
+
     owner_id = _user_id(user)
     suffix = " (copy)"
     name = lab.name[: LAB_NAME_MAX - len(suffix)] + suffix
     latest = lab.latest_revision()
+    nodes = quotas.node_count(latest.document) if latest is not None else None
     with transaction.atomic():
+        quotas.check_quota(owner_id, quotas.Want(new_lab=True, nodes=nodes))
         copy = Lab.objects.create(
             owner_id=owner_id, name=name, description=lab.description, draft=lab.draft
         )
@@ -363,17 +379,22 @@ def do_put_topology(lab: Lab, user: User, document: Any) -> TopologyRevision:
     """Save a topology document for the lab.
 
     A valid document becomes a new revision (unless it equals the latest one, which
-    is returned as is) and clears the draft. An invalid one is kept as the lab's
-    draft, so nothing the user drew is lost, and then refused.
+    is returned as is) and clears the draft. An invalid one, or one larger than the
+    owner's ``nodes_per_lab`` quota, is kept as the lab's draft, so nothing the user
+    drew is lost, and then refused.
 
     Raises:
         NotAuthenticated: the user is anonymous.
         TopologyInvalid: the document does not validate; the draft has been saved.
+        QuotaExceeded: ``quota.nodes_per_lab`` of the lab's owner; the draft has been saved.
     """
+    from lab import quotas
+
     author_id = _user_id(user)
     try:
         topology = check_topology(document)
-    except TopologyInvalid:
+        quotas.check_quota(lab.owner_id, quotas.Want(nodes=len(topology.nodes)), actor=user)
+    except (TopologyInvalid, quotas.QuotaExceeded):
         if isinstance(document, dict):
             # Keep what the user drew; only an object can be a document worth keeping.
             now = timezone.now()
@@ -475,6 +496,8 @@ def deployment_summary(deployment: Deployment) -> dict[str, Any]:
 
 
 def _request_deployment(lab: Lab, user: User, action: str) -> Deployment:
+    from lab import quotas
+
     requester_id = _user_id(user)
     with transaction.atomic():
         # The lab row lock serializes concurrent requests for one lab: the second
@@ -491,6 +514,11 @@ def _request_deployment(lab: Lab, user: User, action: str) -> Deployment:
                 f"the lab is {locked.state}, not running: deploy it instead",
                 code="lab.not_running",
             )
+        if revision is not None and action != Deployment.Action.DESTROY:
+            # An apply keeps the lab running (it is counted already): only its size.
+            runs = locked.pk if action == Deployment.Action.DEPLOY else None
+            want = quotas.Want(nodes=quotas.node_count(revision.document), runs=runs)
+            quotas.check_quota(locked.owner_id, want, actor=user)
         host = pick_host(locked, action)
         deployment = Deployment.objects.create(
             lab=locked,
@@ -522,6 +550,7 @@ def do_request_deploy(lab: Lab, user: User) -> Deployment:
         NotAuthenticated: the user is anonymous.
         Conflict: ``deployment.busy`` (another deployment in progress) or
             ``lab.no_topology`` (no valid revision yet).
+        QuotaExceeded: ``quota.concurrent_labs`` or ``quota.nodes_per_lab`` of the owner.
     """
     return _request_deployment(lab, user, Deployment.Action.DEPLOY)
 
@@ -532,6 +561,7 @@ def do_request_apply(lab: Lab, user: User) -> Deployment:
     Raises:
         NotAuthenticated: the user is anonymous.
         Conflict: ``deployment.busy``, ``lab.no_topology`` or ``lab.not_running``.
+        QuotaExceeded: ``quota.nodes_per_lab`` of the owner.
     """
     return _request_deployment(lab, user, Deployment.Action.APPLY)
 

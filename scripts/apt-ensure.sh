@@ -17,7 +17,3 @@ if [ "${#missing[@]}" -gt 0 ]; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
-# The unprivileged account consoles and captures run as (never a login shell).
-if [ "$(id -u)" = 0 ] && ! id topolab-console >/dev/null 2>&1; then
-  useradd --system --no-create-home --shell /usr/sbin/nologin topolab-console
-fi

@@ -16,6 +16,9 @@ from django.conf import settings as django_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 
+# Tests marked ``guest`` run again in the test guest (a full Debian kernel under qemu).
+pytest_plugins = ["tests.guest.plugin"]
+
 # Tests that use threads (the booking race, Celery workers in a thread) each hold their own
 # connection: that needs a file database (an in-memory SQLite is one connection's). Unique
 # per process, since several sessions may share this tree; pytest-django deletes it at the end.
@@ -178,3 +181,18 @@ def _no_namespace_left_behind() -> Iterator[None]:
             for name in left:
                 subprocess.run(["ip", "netns", "delete", name], check=False)
         pytest.fail(f"the test session left network namespaces behind: {left}")
+
+
+@pytest.fixture
+def tun_0600() -> Iterator[None]:
+    """``/dev/net/tun`` at mode 0600, as on a fresh machine, for one test (restored after).
+
+    The product must work so: the node sandbox gives each node a tun device of its own.
+    """
+    path = "/dev/net/tun"
+    mode = os.stat(path).st_mode & 0o7777
+    os.chmod(path, 0o600)
+    try:
+        yield
+    finally:
+        os.chmod(path, mode)

@@ -36,6 +36,7 @@ from lab.classroom.checks import (
 )
 from lab.topology.naming import namespace_name, owner_alias
 from lab.topology.schema import Topology
+from worker import sandbox
 
 NETNS_DIR = Path("/run/netns")
 CLONE_NEWNET = 0x40000000
@@ -122,19 +123,14 @@ def read_sysctl(ns: str, key: str) -> str:
     return str(box["value"])
 
 
-def _ping(ns: str, dst: str, count: int, timeout: int) -> tuple[bool, str]:
-    argv = ["ip", "netns", "exec", ns, "ping", "-n", "-q", "-c", str(count), "-W", str(timeout)]
-    argv.append(dst)
+def _ping(lab: str, node: str, dst: str, count: int, timeout: int) -> tuple[bool, str]:
+    argv = ["ping", "-n", "-q", "-c", str(count), "-W", str(timeout), "--", dst]
     try:
-        out = subprocess.run(
-            argv,
-            capture_output=True,
-            text=True,
-            timeout=count * (timeout + 1) + 5,
-            check=False,
-        )
+        out = sandbox.run(lab, node, argv, timeout=count * (timeout + 1) + 5)
     except subprocess.TimeoutExpired:
         return False, "no answer"
+    except sandbox.SandboxError as exc:
+        raise CheckError(exc.message) from exc
     summary = next((line for line in out.stdout.splitlines() if "received" in line), "")
     received = summary.split(",")[1].replace("received", "").strip() if "," in summary else "0"
     return out.returncode == 0, f"{received} of {count}"
@@ -144,7 +140,8 @@ def _ping(ns: str, dst: str, count: int, timeout: int) -> tuple[bool, str]:
 
 
 def _check_reach(spec: ReachCheck, nodes: _Nodes, topology: Topology) -> CheckResult:
-    ok, seen = _ping(nodes.ns(spec.src), str(spec.dst), spec.count, spec.timeout)
+    nodes.ns(spec.src)
+    ok, seen = _ping(nodes.lab_key, spec.src, str(spec.dst), spec.count, spec.timeout)
     if spec.expect == "reach":
         if ok:
             return CheckResult(True, f"{spec.src} reaches {spec.dst} ({seen} replies)")
@@ -282,16 +279,22 @@ def _read_until_listening(proc: subprocess.Popen[bytes], deadline: float) -> boo
 
 def _check_capture(spec: CaptureCheck, nodes: _Nodes, topology: Topology) -> CheckResult:
     ns = nodes.ns(spec.node)
-    src_ns = nodes.ns(spec.probe_src)
+    nodes.ns(spec.probe_src)  # the probe's source must be the lab's too
     if not _link_exists(ns, spec.interface):
         raise CheckError(f"{spec.node} has no interface {spec.interface}")
-    argv = ["ip", "netns", "exec", ns, "tcpdump", "-i", spec.interface, "-n", "-p", "-U"]
-    argv += ["--immediate-mode", "-c", "1", "-s", "256", "-w", "-", *capture_filter(spec)]
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    argv = ["tcpdump", "-i", spec.interface, "-n", "-p", "-U", "-Z", "root"]
+    argv += ["--immediate-mode", "-c", "1", "-s", "256", "-w", "-", "--", *capture_filter(spec)]
+    try:
+        full = sandbox.command(nodes.lab_key, spec.node, argv)
+    except sandbox.SandboxError as exc:
+        raise CheckError(exc.message) from exc
+    proc = subprocess.Popen(
+        full, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=sandbox.environment()
+    )
     try:
         if not _read_until_listening(proc, time.monotonic() + CAPTURE_START_TIMEOUT):
             raise CheckError(f"tcpdump did not start on {spec.node}:{spec.interface}")
-        _ping(src_ns, str(spec.probe_dst), spec.count, 1)
+        _ping(nodes.lab_key, spec.probe_src, str(spec.probe_dst), spec.count, 1)
         try:
             pcap, _ = proc.communicate(timeout=spec.timeout)
         except subprocess.TimeoutExpired:

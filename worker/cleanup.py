@@ -12,8 +12,8 @@ import signal
 from dataclasses import dataclass
 
 from lab.topology import naming
-from worker import executor, owned
-from worker.kernel import Kernel, default_kernel
+from worker import executor, owned, sandbox
+from worker.kernel import Kernel, default_kernel, userns
 from worker.kernel.errors import KernelError
 from worker.ops import kill_survivors, signal_pids
 from worker.state import lab_prefix
@@ -66,6 +66,10 @@ def destroy(lab: str, kernel: Kernel | None = None) -> DestroyResult:
         if _lab_of(alias) == lab:
             remove(name)
     kill_survivors(signalled)  # SIGKILL what SIGTERM did not end
+    # What the node sandboxes held (a process that left the namespaces is still in the
+    # lab's cgroups), then the lab's user namespace and uid range.
+    signalled.extend(p for p in sandbox.teardown(lab) if p not in signalled)
+    k.lab_release(lab)
     owned.forget(lab)
     return DestroyResult(lab=lab, namespaces=tuple(names), pids=tuple(signalled))
 
@@ -100,8 +104,15 @@ def cleanup_orphans(live_labs: set[str], kernel: Kernel | None = None) -> list[s
         for path in sorted(journals.glob("*.jsonl")):
             if path.stem not in live_labs and naming.is_lab_key(path.stem):
                 executor.recover(path.stem, k)
-    for lab in sorted(labs_present(k)):
+    present = labs_present(k)
+    for lab in sorted(present):
         if lab not in live_labs:
             destroy(lab, k)
             removed.append(lab)
+    # Sandboxes and identities whose namespaces are already gone (a crash mid-destroy).
+    leftovers = {i.lab for i in userns.identities()} | set(sandbox.labs_with_state())
+    for lab in sorted(leftovers - set(present) - live_labs):
+        if naming.is_lab_key(lab):
+            sandbox.teardown(lab)
+            k.lab_release(lab)
     return removed

@@ -25,7 +25,7 @@ from lab.demos.catalog import Demo, JourneySpec, Probe
 from lab.topology import naming
 from lab.topology.load import load_topology
 from lab.topology.schema import MacvlanLink, Topology, VethLink, VxlanLink
-from worker import programs
+from worker import programs, sandbox
 from worker.state import LabState
 from worker.telemetry.journey import JourneyError, run_journey
 
@@ -82,23 +82,9 @@ class DemoRun:
         return asdict(self)
 
 
-def ping_argv(namespace: str, address: str) -> list[str]:
-    """Return the argv pinging ``address`` from ``namespace`` as the lab user (CAP_NET_RAW only)."""
-    uid, gid, _name = programs.lab_user()
-    caps = "-all,+net_raw"
+def ping_argv(address: str) -> list[str]:
+    """Return ping's own argv toward ``address`` (run in the source node's sandbox). Pure."""
     return [
-        "nsenter",
-        f"--net=/run/netns/{namespace}",
-        "--",
-        "setpriv",
-        f"--reuid={uid}",
-        f"--regid={gid}",
-        "--clear-groups",
-        f"--inh-caps={caps}",
-        f"--ambient-caps={caps}",
-        f"--bounding-set={caps}",
-        "--no-new-privs",
-        "--",
         "ping",
         "-n",
         "-c",
@@ -121,19 +107,14 @@ class PingResult:
     error: str
 
 
-def ping(namespace: str, address: str) -> PingResult:
-    """Ping ``address`` from ``namespace`` (PING_COUNT echoes); any reply counts as reached."""
+def ping(lab: str, node: str, address: str) -> PingResult:
+    """Ping ``address`` from ``node`` (PING_COUNT echoes); any reply counts as reached."""
     try:
-        proc = subprocess.run(
-            ping_argv(namespace, address),
-            capture_output=True,
-            text=True,
-            timeout=PROBE_TIMEOUT,
-            check=False,
-            env={"PATH": programs.SAFE_PATH, "LANG": "C"},
-        )
+        proc = sandbox.run(lab, node, ping_argv(address), timeout=PROBE_TIMEOUT)
     except subprocess.TimeoutExpired:
         return PingResult(False, None, "ping did not finish")
+    except sandbox.SandboxError as exc:
+        return PingResult(False, None, exc.message)
     received = _RECEIVED.search(proc.stdout)
     reached = received is not None and int(received.group(1)) > 0
     rtt = _RTT.search(proc.stdout)
@@ -144,17 +125,17 @@ def ping(namespace: str, address: str) -> PingResult:
     return PingResult(reached, float(rtt.group(1)) if rtt and reached else None, error)
 
 
-def _ping_all(pairs: Sequence[tuple[str, str]]) -> list[PingResult]:
-    """Ping every (namespace, address) at once: a refusal costs its full wait, so in parallel."""
+def _ping_all(pairs: Sequence[tuple[str, str, str]]) -> list[PingResult]:
+    """Ping every (lab, node, address) at once: a refusal costs its full wait, so in parallel."""
     if not pairs:
         return []
     with ThreadPoolExecutor(max_workers=min(16, len(pairs))) as pool:
-        return list(pool.map(lambda pair: ping(*pair), pairs))
+        return list(pool.map(lambda triple: ping(*triple), pairs))
 
 
 def run_probes(lab: str, probes: Sequence[Probe]) -> list[ProbeResult]:
     """Run ``probes`` in lab ``lab``; each result says whether it went as the demo expects."""
-    pings = _ping_all([(naming.namespace_name(lab, p.src), p.dst) for p in probes])
+    pings = _ping_all([(lab, p.src, p.dst) for p in probes])
     results = []
     for probe, outcome in zip(probes, pings, strict=True):
         want = probe.expect == "reach"
@@ -193,32 +174,16 @@ def learned_fdb(lab: str, topology: Topology, state: LabState) -> list[dict[str,
     One entry per learned MAC: node, bridge, port, mac, and ``owner`` (the lab
     interface with that MAC, when it is one of the lab's).
     """
-    uid, gid, _name = programs.lab_user()
     owners = _owners(state)
     entries: list[dict[str, Any]] = []
     for node in topology.nodes:
         bridges = [b.name for b in node.all_bridges()]
         for bridge in bridges:
-            argv = [
-                "nsenter",
-                f"--net=/run/netns/{naming.namespace_name(lab, node.name)}",
-                "--",
-                "setpriv",
-                f"--reuid={uid}",
-                f"--regid={gid}",
-                "--clear-groups",
-                "--inh-caps=-all",
-                "--bounding-set=-all",
-                "--no-new-privs",
-                "--",
-                "bridge",
-                "-j",
-                "fdb",
-                "show",
-                "br",
-                bridge,
-            ]
-            proc = subprocess.run(argv, capture_output=True, text=True, timeout=10, check=False)
+            argv = ["bridge", "-j", "fdb", "show", "br", bridge]
+            try:
+                proc = sandbox.run(lab, node.name, argv, timeout=10)
+            except sandbox.SandboxError:
+                continue
             try:
                 rows = json.loads(proc.stdout or "[]")
             except ValueError:
@@ -268,7 +233,7 @@ def macvlan_matrix(lab: str, topology: Topology) -> dict[str, Any]:
         if isinstance(link, MacvlanLink):
             by_parent.setdefault(str(link.parent), []).append(link)
     groups: list[dict[str, Any]] = []
-    pairs: list[tuple[str, str]] = []
+    pairs: list[tuple[str, str, str]] = []
     where: list[tuple[int, str, str, str]] = []
     for parent, children in by_parent.items():
         rows = [c.endpoint.node for c in children]
@@ -289,7 +254,7 @@ def macvlan_matrix(lab: str, topology: Topology) -> dict[str, Any]:
                 address = addresses.get(dst)
                 if dst == src or address is None:
                     continue
-                pairs.append((naming.namespace_name(lab, src), address))
+                pairs.append((lab, src, address))
                 where.append((len(groups) - 1, src, dst, address))
     for (index, src, dst, address), outcome in zip(where, _ping_all(pairs), strict=True):
         groups[index]["cells"].append(

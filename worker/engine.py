@@ -34,16 +34,18 @@ crashed one first rolls back the crashed one's journal.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from lab.topology import naming
 from lab.topology.schema import Topology
-from worker import executor, programs
+from worker import executor, node_services, programs
 from worker.cleanup import DestroyResult, cleanup_orphans, labs_present
 from worker.cleanup import destroy as _destroy
 from worker.executor import OpFailedError, Progress
 from worker.facts import HostFacts, detect_host_facts
 from worker.kernel import Kernel, KernelError, default_kernel
+from worker.node_services import NodeReport
 from worker.ops import EngineError, UnsupportedKindError
 from worker.plan import Plan, plan
 from worker.state import LabState
@@ -75,6 +77,8 @@ class DeployResult:
     lab: str
     plan: Plan
     state: LabState
+    # Each node's files, exec lines and services (those that have any).
+    nodes: tuple[NodeReport, ...] = ()
 
 
 def host_facts() -> HostFacts:
@@ -100,6 +104,15 @@ def _lab(topology: Topology, lab: str | None) -> str:
     return lab or naming.lab_key(topology.name)
 
 
+def lab_facts(lab: str, k: Kernel, facts: HostFacts | None = None) -> HostFacts:
+    """This host's facts for lab ``lab``: its tun/tap devices belong to the lab's root.
+
+    Raises:
+        KernelError: the lab's user namespace could not be made.
+    """
+    return dataclasses.replace(facts or host_facts(), lab_uid=k.lab_uid(lab))
+
+
 def plan_for(
     topology: Topology,
     lab: str | None = None,
@@ -115,7 +128,7 @@ def plan_for(
     key = _lab(topology, lab)
     k = kernel or default_kernel()
     try:
-        return plan(prepare(topology), _discover(key, k), facts or host_facts(), key)
+        return plan(prepare(topology), _discover(key, k), lab_facts(key, k, facts), key)
     finally:
         k.release()
 
@@ -140,14 +153,43 @@ def deploy(
     wanted = prepare(topology)
     try:
         executor.recover(key, k)
-        the_plan = plan(wanted, _discover(key, k), facts or host_facts(), key)
+        the_plan = plan(wanted, _discover(key, k), lab_facts(key, k, facts), key)
         executor.apply(the_plan, k, progress)
         result = DeployResult(lab=key, plan=the_plan, state=_discover(key, k))
     finally:
         k.release()
     if kernel is None:  # programs are host processes; an injected (fake) kernel has none
+        nodes = node_services.start_node_software(key, wanted, run_exec=True)
+        result = dataclasses.replace(result, nodes=tuple(nodes))
         programs.start_programs(key, wanted)
     return result
+
+
+def exec_argv(lab: str, node: str, argv: list[str], *, kernel: Kernel | None = None) -> list[str]:
+    """Return the argv that runs ``argv`` in node ``node`` of lab ``lab``, as a console would.
+
+    The node must be the lab's (its ``lo`` carries the lab's owner tag).
+
+    Raises:
+        EngineError: ``exec.no_node`` when the node is not running in that lab, or the
+            sandbox's refusal (``exec.bad_argv``, ``sandbox.*``).
+    """
+    from worker import sandbox
+
+    k = kernel or default_kernel()
+    ns = naming.namespace_name(lab, node)
+    try:
+        tag = k.link_alias(ns, "lo")
+    except KernelError:
+        tag = None
+    finally:
+        k.release()
+    if tag != naming.owner_alias(lab, node):
+        raise EngineError(f"node {node} is not running in lab {lab}", code="exec.no_node")
+    try:
+        return sandbox.command(lab, node, sandbox.check_argv(argv))
+    except sandbox.SandboxError as exc:
+        raise EngineError(exc.message, code=exc.code) from exc
 
 
 def discover(lab: str, *, kernel: Kernel | None = None) -> LabState:
@@ -166,6 +208,7 @@ def destroy(lab: str, *, kernel: Kernel | None = None) -> DestroyResult:
         KernelError: a namespace could not be removed.
     """
     programs.stop_programs(lab)  # by PID, also a program that left the namespaces
+    node_services.stop_node_software(lab)  # its services' PIDs and records
     k = kernel or default_kernel()
     try:
         return _destroy(lab, k)

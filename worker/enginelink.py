@@ -70,10 +70,13 @@ def make_plan(
         Exception: whatever the engine raises (unsupported kind, kernel errors).
     """
     from worker import engine, plan
+    from worker.kernel import default_kernel
     from worker.ops import MakeVxlan
 
     actual = _discover_part(key, None, foreign)
-    result = plan.plan(engine.prepare(topology), actual, engine.host_facts(), key)
+    result = plan.plan(
+        engine.prepare(topology), actual, engine.lab_facts(key, default_kernel()), key
+    )
     marked = _stitched(key, stitches)
     if not marked:
         return result

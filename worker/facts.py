@@ -3,6 +3,8 @@
 Each link kind is tried for real in a throwaway namespace: the kernel answers
 EOPNOTSUPP for a kind whose module it lacks (after trying to load it), and
 anything else (EINVAL for missing arguments, success) means the kind exists.
+A VLAN-filtering bridge (``bridge-vlan``) and netem (``netem``) are tried the
+same way.
 The result is a value (``HostFacts``) passed into the pure planner.
 """
 
@@ -13,17 +15,28 @@ import os
 import threading
 import uuid
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from lab.topology.schema import KERNEL_MODULES
+from worker.kernel.base import Shaping
+from worker.kernel.errors import KernelError
+
+if TYPE_CHECKING:
+    from worker.kernel.linux import LinuxKernel
 
 # The kinds every lab host needs; tun/tap is checked through /dev/net/tun.
-_PROBED = ("veth", "bridge", "vxlan", "macvlan", "macvtap", "vlan", "bond", "ipvlan", "macsec",
-           "vcan", "vxcan")  # fmt: skip
+_PROBED = ("veth", "bridge", "vxlan", "macvlan", "macvtap", "vlan", "bond", "team", "ipvlan",
+           "ipvtap", "macsec", "vcan", "vxcan", "dummy")  # fmt: skip
 
 
 @dataclass(frozen=True)
 class HostFacts:
-    """The link kinds this host supports, and the uid that owns tap/tun devices."""
+    """The link kinds this host supports, and the uid that owns tap/tun devices.
+
+    ``lab_uid`` is per lab: the engine sets it to the host uid of root in the lab's
+    user namespace (``engine.lab_facts``) before it plans; the default serves the
+    pure planner's tests.
+    """
 
     kinds: frozenset[str] = field(
         default_factory=lambda: frozenset(
@@ -58,15 +71,11 @@ def detect_host_facts(refresh: bool = False) -> HostFacts:
     with _lock:
         if _cached is not None and not refresh:
             return _cached
-        _cached = HostFacts(kinds=frozenset(_probe()), lab_uid=_lab_uid())
+        _cached = HostFacts(kinds=frozenset(_probe()))
         return _cached
 
 
 detect = detect_host_facts
-
-
-def _lab_uid() -> int:
-    return int(os.environ.get("TOPOLAB_LAB_UID", "65534"))
 
 
 def _probe() -> set[str]:
@@ -81,6 +90,10 @@ def _probe() -> set[str]:
             code = probe_kind(kernel, ns, kind)
             if code != errno.EOPNOTSUPP:
                 kinds.add(kind)
+        if "bridge" in kinds and _probe_vlan_filtering(kernel, ns):
+            kinds.add("bridge-vlan")
+        if _probe_netem(kernel, ns):
+            kinds.add("netem")
         if os.path.exists("/dev/net/tun"):
             kinds.update({"tap", "tun"})
     finally:
@@ -89,3 +102,27 @@ def _probe() -> set[str]:
         finally:
             kernel.close()
     return kinds
+
+
+def _probe_vlan_filtering(kernel: LinuxKernel, ns: str) -> bool:
+    """Whether a bridge can filter VLANs here (a kernel option, not a module)."""
+    try:
+        kernel.bridge_add(ns, "probe1", "topolab-probe", vlan_filtering=True)
+    except KernelError as exc:
+        if exc.errno == errno.EOPNOTSUPP:
+            return False
+        raise
+    kernel.link_delete(ns, "probe1")
+    return True
+
+
+def _probe_netem(kernel: LinuxKernel, ns: str) -> bool:
+    """Whether netem qdiscs can be made here (the kernel asks for sch_netem: ENOENT)."""
+    try:
+        kernel.shaping_set(ns, "lo", Shaping(delay_ms=1))
+    except KernelError as exc:
+        if exc.errno in (errno.ENOENT, errno.EOPNOTSUPP):
+            return False
+        raise
+    kernel.shaping_set(ns, "lo", Shaping())
+    return True

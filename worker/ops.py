@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from lab.topology import naming
-from worker.kernel.base import Kernel
+from worker.kernel.base import Kernel, MacsecSA, Shaping
 from worker.kernel.errors import KernelError
 
 logger = logging.getLogger(__name__)
@@ -33,9 +33,11 @@ class EngineError(Exception):
 
     code = "engine.error"
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, *, code: str | None = None) -> None:
         super().__init__(message)
         self.message = message
+        if code is not None:
+            self.code = code
 
 
 class UnsupportedKindError(EngineError):
@@ -171,7 +173,7 @@ class MakeNamespace(Op):
         """Create the namespace (EEXIST with our tag on lo is success)."""
         _create(
             k,
-            lambda: k.ns_create(self.ns, naming.owner_alias(self.lab, self.node)),
+            lambda: k.ns_create(self.ns, naming.owner_alias(self.lab, self.node), self.lab),
             self.ns,
             "lo",
             naming.owner_alias(self.lab, self.node),
@@ -286,17 +288,24 @@ class MakeBridge(Op):
     lab: str
     stp: bool = False
     mtu: int | None = None
+    vlan_filtering: bool = False
 
     def describe(self) -> str:
         """Return one line."""
-        return f"make bridge {self.ns}:{self.name}" + (" with STP" if self.stp else "")
+        return (
+            f"make bridge {self.ns}:{self.name}"
+            + (" with STP" if self.stp else "")
+            + (" filtering VLANs" if self.vlan_filtering else "")
+        )
 
     def apply(self, k: Kernel) -> None:
         """Create the bridge (EEXIST when ours is success)."""
         alias = naming.owner_alias(self.lab)
         _create(
             k,
-            lambda: k.bridge_add(self.ns, self.name, alias, self.stp, self.mtu),
+            lambda: k.bridge_add(
+                self.ns, self.name, alias, self.stp, self.mtu, vlan_filtering=self.vlan_filtering
+            ),
             self.ns,
             self.name,
             alias,
@@ -455,6 +464,342 @@ class MakeTuntap(Op):
         return DeleteLink(self.ns, self.name)
 
 
+def _make(k: Kernel, ns: str, name: str, lab: str, make: Any) -> None:
+    """Create device ``ns:name`` with ``make(alias)`` (EEXIST when ours is success)."""
+    alias = naming.owner_alias(lab)
+    _create(k, lambda: make(alias), ns, name, alias)
+
+
+@dataclass(frozen=True)
+class MakeDummy(Op):
+    """Create a dummy device."""
+
+    kind: ClassVar[str] = "make_dummy"
+    ns: str
+    name: str
+    lab: str
+    mtu: int | None = None
+
+    def describe(self) -> str:
+        """Return one line."""
+        return f"make dummy {self.ns}:{self.name}"
+
+    def apply(self, k: Kernel) -> None:
+        """Create it (EEXIST when ours is success)."""
+        _make(
+            k, self.ns, self.name, self.lab, lambda a: k.dummy_add(self.ns, self.name, a, self.mtu)
+        )
+
+    def undo(self) -> Op | None:
+        """Delete it."""
+        return DeleteLink(self.ns, self.name)
+
+
+@dataclass(frozen=True, kw_only=True)
+class MakeVlan(Op):
+    """Create an 802.1Q (or 802.1ad) sub-interface of an interface of the same node."""
+
+    kind: ClassVar[str] = "make_vlan"
+    ns: str
+    name: str
+    lab: str
+    parent: str
+    vlan_id: int
+    protocol: str = "802.1Q"
+    mtu: int | None = None
+
+    def describe(self) -> str:
+        """Return one line."""
+        return f"make vlan {self.ns}:{self.name} id {self.vlan_id} on {self.parent}"
+
+    def apply(self, k: Kernel) -> None:
+        """Create it (EEXIST when ours is success)."""
+        _make(
+            k, self.ns, self.name, self.lab,
+            lambda a: k.vlan_add(
+                self.ns, self.name, a, self.parent, self.vlan_id, self.protocol, self.mtu
+            ),
+        )  # fmt: skip
+
+    def undo(self) -> Op | None:
+        """Delete it."""
+        return DeleteLink(self.ns, self.name)
+
+
+@dataclass(frozen=True, kw_only=True)
+class MakeBond(Op):
+    """Create a bond; its members are enslaved by ``SetMaster`` ops after it."""
+
+    kind: ClassVar[str] = "make_bond"
+    ns: str
+    name: str
+    lab: str
+    mode: str
+    miimon: int = 100
+    primary: str | None = None
+    mtu: int | None = None
+
+    def describe(self) -> str:
+        """Return one line."""
+        primary = f", primary {self.primary}" if self.primary else ""
+        return f"make bond {self.ns}:{self.name} mode {self.mode} miimon {self.miimon}{primary}"
+
+    def apply(self, k: Kernel) -> None:
+        """Create it (EEXIST when ours is success)."""
+        _make(
+            k, self.ns, self.name, self.lab,
+            lambda a: k.bond_add(
+                self.ns, self.name, a, self.mode, self.miimon, self.primary, self.mtu
+            ),
+        )  # fmt: skip
+
+    def undo(self) -> Op | None:
+        """Delete it (its members are released)."""
+        return DeleteLink(self.ns, self.name)
+
+
+@dataclass(frozen=True)
+class MakeTeam(Op):
+    """Create a team device in a kernel team mode; members are enslaved after it."""
+
+    kind: ClassVar[str] = "make_team"
+    ns: str
+    name: str
+    lab: str
+    runner: str
+
+    def describe(self) -> str:
+        """Return one line."""
+        return f"make team {self.ns}:{self.name} runner {self.runner}"
+
+    def apply(self, k: Kernel) -> None:
+        """Create it and set its mode (EEXIST when ours is success)."""
+        _make(
+            k,
+            self.ns,
+            self.name,
+            self.lab,
+            lambda a: k.team_add(self.ns, self.name, a, self.runner),
+        )
+
+    def undo(self) -> Op | None:
+        """Delete it (its ports are released)."""
+        return DeleteLink(self.ns, self.name)
+
+
+@dataclass(frozen=True)
+class SetTeamPorts(Op):
+    """Do what teamd would: ports take the team's MAC; an activebackup team gets its port.
+
+    Without teamd the kernel leaves each port its own MAC (frames to the team's are
+    dropped) and an activebackup team sends on no port until one is named.
+    """
+
+    kind: ClassVar[str] = "set_team_ports"
+    ns: str
+    name: str
+    ports: tuple[str, ...]
+    active: str | None = None
+
+    def describe(self) -> str:
+        """Return one line."""
+        active = f", {self.active} active" if self.active else ""
+        return f"give ports {', '.join(self.ports)} the MAC of team {self.ns}:{self.name}{active}"
+
+    def apply(self, k: Kernel) -> None:
+        """Set them."""
+        k.team_ports_set(self.ns, self.name, self.ports, self.active)
+
+
+@dataclass(frozen=True, kw_only=True)
+class MakeIpvlan(Op):
+    """Create an ipvlan (or ipvtap) child on a parent inside the lab."""
+
+    kind: ClassVar[str] = "make_ipvlan"
+    ns: str
+    name: str
+    lab: str
+    parent_ns: str
+    parent: str
+    mode: str = "l2"
+    tap: bool = False
+    mtu: int | None = None
+
+    def describe(self) -> str:
+        """Return one line."""
+        what = "ipvtap" if self.tap else "ipvlan"
+        return (
+            f"make {what} {self.ns}:{self.name} mode {self.mode} on {self.parent_ns}:{self.parent}"
+        )
+
+    def apply(self, k: Kernel) -> None:
+        """Create it (EEXIST when ours is success)."""
+        _make(
+            k, self.ns, self.name, self.lab,
+            lambda a: k.ipvlan_add(
+                self.ns, self.name, a, self.parent_ns, self.parent, self.mode, self.tap, self.mtu
+            ),
+        )  # fmt: skip
+
+    def undo(self) -> Op | None:
+        """Delete it."""
+        return DeleteLink(self.ns, self.name)
+
+
+@dataclass(frozen=True, kw_only=True)
+class MakeMacsec(Op):
+    """Create a MACsec device on a parent of the same node, with its transmit SA.
+
+    The key travels in the op (the plan is stored like the document that holds it);
+    ``describe()`` never shows it.
+    """
+
+    kind: ClassVar[str] = "make_macsec"
+    ns: str
+    name: str
+    lab: str
+    parent: str
+    port: int = 1
+    cipher: str = "gcm-aes-128"
+    encrypt: bool = True
+    tx_an: int | None = None
+    tx_pn: int = 1
+    tx_key: str | None = None
+    tx_key_id: str | None = None
+    mtu: int | None = None
+
+    def describe(self) -> str:
+        """Return one line (without the key)."""
+        tx = f", tx SA {self.tx_an} key id {self.tx_key_id}" if self.tx_key else ""
+        enc = "encrypted" if self.encrypt else "authenticated only"
+        where = f"{self.ns}:{self.name} on {self.parent} port {self.port}"
+        return f"make macsec {where} {self.cipher} {enc}{tx}"
+
+    def apply(self, k: Kernel) -> None:
+        """Create it (EEXIST when ours is success)."""
+        tx = None
+        if self.tx_key is not None and self.tx_an is not None and self.tx_key_id is not None:
+            tx = MacsecSA(self.tx_an, self.tx_pn, self.tx_key, self.tx_key_id)
+        _make(
+            k, self.ns, self.name, self.lab,
+            lambda a: k.macsec_add(
+                self.ns, self.name, a, self.parent, self.port, self.cipher, self.encrypt, tx,
+                self.mtu,
+            ),
+        )  # fmt: skip
+
+    def undo(self) -> Op | None:
+        """Delete it."""
+        return DeleteLink(self.ns, self.name)
+
+
+@dataclass(frozen=True, kw_only=True)
+class SetMacsecRx(Op):
+    """Let a MACsec device accept a peer's frames: the peer's channel (its MAC and port) and key.
+
+    The peer's MAC is read when the op runs: the planner cannot know the MAC of a
+    device it has yet to make.
+    """
+
+    kind: ClassVar[str] = "set_macsec_rx"
+    ns: str
+    name: str
+    peer_ns: str
+    peer: str
+    peer_port: int
+    an: int
+    pn: int
+    key: str
+    key_id: str
+
+    def describe(self) -> str:
+        """Return one line (without the key)."""
+        return (
+            f"accept {self.peer_ns}:{self.peer} port {self.peer_port} on macsec "
+            f"{self.ns}:{self.name} (SA {self.an}, key id {self.key_id})"
+        )
+
+    def apply(self, k: Kernel) -> None:
+        """Add (or replace) the channel's SA."""
+        mac = k.link_mac(self.peer_ns, self.peer)
+        sa = MacsecSA(self.an, self.pn, self.key, self.key_id)
+        k.macsec_rx_set(self.ns, self.name, mac, self.peer_port, sa)
+
+
+@dataclass(frozen=True)
+class MakeVcan(Op):
+    """Create a virtual CAN device."""
+
+    kind: ClassVar[str] = "make_vcan"
+    ns: str
+    name: str
+    lab: str
+
+    def describe(self) -> str:
+        """Return one line."""
+        return f"make vcan {self.ns}:{self.name}"
+
+    def apply(self, k: Kernel) -> None:
+        """Create it (EEXIST when ours is success)."""
+        _make(k, self.ns, self.name, self.lab, lambda a: k.vcan_add(self.ns, self.name, a))
+
+    def undo(self) -> Op | None:
+        """Delete it."""
+        return DeleteLink(self.ns, self.name)
+
+
+@dataclass(frozen=True, kw_only=True)
+class MakeVxcan(Op):
+    """Create a vxcan pair (a CAN tunnel) with each end directly in its namespace."""
+
+    kind: ClassVar[str] = "make_vxcan"
+    ns: str
+    name: str
+    peer_ns: str
+    peer: str
+    lab: str
+
+    def describe(self) -> str:
+        """Return one line."""
+        return f"make vxcan {self.ns}:{self.name} <-> {self.peer_ns}:{self.peer}"
+
+    def apply(self, k: Kernel) -> None:
+        """Create the pair (EEXIST with both ends ours is success)."""
+        alias = naming.owner_alias(self.lab)
+        _create(
+            k,
+            lambda: k.vxcan_add(self.ns, self.name, self.peer_ns, self.peer, alias),
+            self.ns,
+            self.name,
+            alias,
+            (self.peer_ns, self.peer),
+        )
+
+    def undo(self) -> Op | None:
+        """Delete one end (the kernel removes the pair)."""
+        return DeleteLink(self.ns, self.name)
+
+
+@dataclass(frozen=True)
+class SetPortVlans(Op):
+    """Make a port of a VLAN-filtering bridge carry exactly its VLANs (tagged) and PVID."""
+
+    kind: ClassVar[str] = "set_port_vlans"
+    ns: str
+    name: str
+    vlans: tuple[int, ...] = ()
+    pvid: int | None = None
+
+    def describe(self) -> str:
+        """Return one line."""
+        tagged = ",".join(str(v) for v in self.vlans) or "none"
+        return f"set {self.ns}:{self.name} VLANs tagged {tagged}, untagged {self.pvid or 'none'}"
+
+    def apply(self, k: Kernel) -> None:
+        """Set them (the kernel layer adds and removes only the difference)."""
+        k.port_vlans_set(self.ns, self.name, self.vlans, self.pvid)
+
+
 @dataclass(frozen=True)
 class DeleteLink(Op):
     """Delete an interface (a veth takes its peer with it)."""
@@ -484,15 +829,26 @@ class SetMaster(Op):
     def describe(self) -> str:
         """Return one line."""
         if self.master is None:
-            return f"release {self.ns}:{self.name} from its bridge"
-        return f"enslave {self.ns}:{self.name} to bridge {self.master}"
+            return f"release {self.ns}:{self.name} from its master"
+        return f"enslave {self.ns}:{self.name} to {self.master}"
 
     def apply(self, k: Kernel) -> None:
-        """Set the master."""
+        """Set the master (bridge, bond or team).
+
+        A team refuses a port that is up (EBUSY): the port is then taken down for the
+        change and brought up again.
+        """
         if self.master is None:
             k.link_set(self.ns, self.name, nomaster=True)
-        else:
+            return
+        try:
             k.link_set(self.ns, self.name, master=self.master)
+        except KernelError as exc:
+            if exc.errno != errno.EBUSY:
+                raise
+            k.link_set(self.ns, self.name, up=False)
+            k.link_set(self.ns, self.name, master=self.master)
+            k.link_set(self.ns, self.name, up=True)
 
 
 @dataclass(frozen=True)
@@ -533,37 +889,57 @@ class SetMac(Op):
 
 @dataclass(frozen=True)
 class SetUp(Op):
-    """Bring an interface up."""
+    """Bring an interface up (or, with ``up`` false, administratively down)."""
 
     kind: ClassVar[str] = "set_up"
     ns: str
     name: str
+    up: bool = True
 
     def describe(self) -> str:
         """Return one line."""
-        return f"set {self.ns}:{self.name} up"
+        return f"set {self.ns}:{self.name} {'up' if self.up else 'down'}"
 
     def apply(self, k: Kernel) -> None:
-        """Set it up."""
-        k.link_set(self.ns, self.name, up=True)
+        """Set the state."""
+        k.link_set(self.ns, self.name, up=self.up)
 
 
-@dataclass(frozen=True)
-class SetRate(Op):
-    """Limit an interface's egress rate (tbf)."""
+@dataclass(frozen=True, kw_only=True)
+class SetShaping(Op):
+    """Condition what an interface sends: a rate, netem impairments, or nothing (in place)."""
 
-    kind: ClassVar[str] = "set_rate"
+    kind: ClassVar[str] = "set_shaping"
     ns: str
     name: str
-    rate_mbit: int
+    rate_mbit: int | None = None
+    delay_ms: float = 0.0
+    jitter_ms: float = 0.0
+    loss_pct: float = 0.0
+    duplicate_pct: float = 0.0
+    reorder_pct: float = 0.0
+    corrupt_pct: float = 0.0
+
+    @property
+    def shaping(self) -> Shaping:
+        """The kernel layer's value of it."""
+        return Shaping(
+            self.rate_mbit, self.delay_ms, self.jitter_ms, self.loss_pct,
+            self.duplicate_pct, self.reorder_pct, self.corrupt_pct,
+        )  # fmt: skip
 
     def describe(self) -> str:
         """Return one line."""
-        return f"limit {self.ns}:{self.name} to {self.rate_mbit} Mbit/s"
+        text = self.shaping.text()
+        return (
+            f"condition {self.ns}:{self.name}: {text}"
+            if text
+            else (f"remove the conditioning of {self.ns}:{self.name}")
+        )
 
     def apply(self, k: Kernel) -> None:
-        """Replace the root qdisc."""
-        k.rate_set(self.ns, self.name, self.rate_mbit)
+        """Replace the root qdisc (the interface keeps its ifindex)."""
+        k.shaping_set(self.ns, self.name, self.shaping)
 
 
 @dataclass(frozen=True)
@@ -666,12 +1042,23 @@ OP_TYPES: dict[str, type[Op]] = {
         MakeVxlan,
         MakeMacvlan,
         MakeTuntap,
+        MakeDummy,
+        MakeVlan,
+        MakeBond,
+        MakeTeam,
+        SetTeamPorts,
+        MakeIpvlan,
+        MakeMacsec,
+        SetMacsecRx,
+        MakeVcan,
+        MakeVxcan,
+        SetPortVlans,
         DeleteLink,
         SetMaster,
         SetMtu,
         SetMac,
         SetUp,
-        SetRate,
+        SetShaping,
         ReplaceAddress,
         DeleteAddress,
         ReplaceRoute,

@@ -35,7 +35,7 @@ from lab.placement import (
     vni_pairs,
 )
 from lab.topology.schema import Endpoint, Topology
-from worker import enginelink, programs
+from worker import enginelink, node_services, programs
 from worker.hosts import Identity, up_hosts
 from worker.locks import LabLock, LockBusy
 
@@ -393,6 +393,11 @@ def _deploy(deployment: Deployment, me: Identity, dispatch: PartDispatcher) -> s
         clock.lap("verified")
         if drift:
             raise Failure("verify.drift", "the kernel does not match the plan: " + "; ".join(drift))
+        # Node files, exec lines (on a deploy only) and services; a failing node marks
+        # its own report, not the lab. Before the programs: a node whose files changed
+        # gets a fresh init, which ends its programs too.
+        redeploy = deployment.action == Deployment.Action.DEPLOY
+        nodes = node_services.start_node_software(key, local, run_exec=redeploy)
         programs.start_programs(key, local)  # the tun/tap/macvtap links' programs
         total = len(plan)
         _transition(
@@ -404,6 +409,7 @@ def _deploy(deployment: Deployment, me: Identity, dispatch: PartDispatcher) -> s
             log=[
                 f"placement: {_placement_line(placement)}",
                 *[s.describe() for s in stitches],
+                *[line for report in nodes for line in report.log_lines()],
                 clock.line(),
             ],
         )
@@ -506,6 +512,7 @@ def _restore_previous(deployment: Deployment, me: Identity) -> tuple[bool, list[
         enginelink.converge(lab.key, topology, (), None)
         drift = enginelink.verify(lab.key, topology, ())
         if not drift:
+            node_services.start_node_software(lab.key, topology, run_exec=False)
             programs.start_programs(lab.key, topology)
     except Exception as exc:
         return False, [f"restoring revision {number} failed: {as_failure(exc)}"]
@@ -584,6 +591,8 @@ def run_part(deployment_id: int, me: Identity, action: str) -> dict[str, Any]:
         drift = enginelink.verify(key, local, stitches, foreign)
         if drift:
             raise Failure("verify.drift", "; ".join(drift))
+        deploying = deployment.action == Deployment.Action.DEPLOY
+        node_services.start_node_software(key, local, run_exec=deploying)
         programs.start_programs(key, local)
         return {"ok": True}
     except Exception as exc:

@@ -2,28 +2,44 @@
 
 ``plan(desired, actual, facts)`` returns only the difference: a node or link
 that already exists as drawn is not touched (its counters keep counting). The
-order: deletions, namespaces, sysctls, bridges, veths and tun/taps, devices
-that need a parent (macvlan, vxlan), MTU/MAC fixes, bridge ports, up,
-addresses, routes.
+order: deletions, namespaces, sysctls, bridges, then every other device after
+what it needs (a veth before the vlan, macsec or ipvlan on it, members before
+their bond or team), MTU/MAC fixes, bridge/bond/team ports, team active ports,
+port VLANs, up, MACsec peers, rates, addresses, routes.
+
+A device that lives on another (vlan, macvlan, ipvlan, macsec on their parent)
+is made again when its parent is, since the kernel removes it with the parent;
+the ports of a bridge, bond or team that is made again are enslaved again.
 """
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, assert_never
 
 from lab.topology import naming
 from lab.topology.schema import (
+    BondLink,
+    DummyLink,
     Interface,
+    IpvlanLink,
+    IpvtapLink,
+    MacsecKey,
+    MacsecLink,
     MacvlanLink,
     MacvtapLink,
     Node,
     TapLink,
+    TeamLink,
     Topology,
     TunLink,
+    VcanLink,
     VethLink,
+    VlanLink,
+    VxcanLink,
     VxlanLink,
 )
 from worker.facts import HostFacts
@@ -33,20 +49,31 @@ from worker.ops import (
     DeleteNamespace,
     DeleteRoute,
     EngineError,
+    MakeBond,
     MakeBridge,
+    MakeDummy,
+    MakeIpvlan,
+    MakeMacsec,
     MakeMacvlan,
     MakeNamespace,
+    MakeTeam,
     MakeTuntap,
+    MakeVcan,
     MakeVeth,
+    MakeVlan,
+    MakeVxcan,
     MakeVxlan,
     Op,
     ReplaceAddress,
     ReplaceRoute,
     SetMac,
+    SetMacsecRx,
     SetMaster,
     SetMtu,
-    SetRate,
+    SetPortVlans,
+    SetShaping,
     SetSysctl,
+    SetTeamPorts,
     SetUp,
     UnsupportedKindError,
     op_from_json,
@@ -85,7 +112,11 @@ class Plan:
         return len(self.ops)
 
 
-@dataclass
+Key = tuple[str, str]  # (namespace, interface)
+MACSEC_KEYID_LEN = 16
+
+
+@dataclass(kw_only=True)
 class _Device:
     """One interface the topology wants, and how to make it."""
 
@@ -96,15 +127,34 @@ class _Device:
     addresses: tuple[str, ...] = ()
     mtu: int | None = None
     mac: str | None = None
-    rate_mbit: int | None = None
-    phase: int = 0  # 0 bridges, 1 veth/tun/tap, 2 needs a parent
+    # What its root qdisc does, and its administrative state (applied live).
+    shaping: SetShaping | None = None
+    up: bool = True
+    # The device this one lives on: the kernel removes it with that one.
+    lower: Key | None = None
+    # Devices to make first (a bond's members: its primary is named by ifindex).
+    after: tuple[Key, ...] = ()
+    floor: int = 1  # 0 bridges; 2 for vxlan and macvlan as before
+    # On a port of a VLAN-filtering bridge: what it carries (None: left as it is).
+    vlans: tuple[int, ...] | None = None
+    pvid: int | None = None
+
+
+@dataclass(frozen=True)
+class _Rx:
+    """A MACsec peer a device accepts, and what discovery shows once it does."""
+
+    op: SetMacsecRx
+    peer_port: int
 
 
 @dataclass
 class _Desired:
     namespaces: dict[str, Node] = field(default_factory=dict)
-    devices: dict[tuple[str, str], _Device] = field(default_factory=dict)
+    devices: dict[Key, _Device] = field(default_factory=dict)
     routes: dict[str, list[RouteState]] = field(default_factory=dict)
+    teams: dict[Key, SetTeamPorts] = field(default_factory=dict)
+    macsec_rx: list[_Rx] = field(default_factory=list)
 
 
 def check_supported(topology: Topology, facts: HostFacts) -> None:
@@ -127,6 +177,17 @@ def _addrs(iface: Interface) -> tuple[str, ...]:
     return tuple(sorted(str(a) for a in iface.addresses))
 
 
+def macsec_key_id(key: MacsecKey) -> str:
+    """Return the 16-byte key id (hex) of an SA: the given one padded, or a digest of the key.
+
+    The kernel never gives a key back, but it does give key ids: a key id derived from
+    the key lets discovery see that a key was edited.
+    """
+    if key.key_id is not None:
+        return key.key_id.lower().ljust(2 * MACSEC_KEYID_LEN, "0")
+    return hashlib.sha256(bytes.fromhex(key.key)).hexdigest()[: 2 * MACSEC_KEYID_LEN]
+
+
 def _desired(topology: Topology, lab: str, facts: HostFacts) -> _Desired:
     want = _Desired()
     nodes = {n.name: n for n in topology.nodes}
@@ -134,18 +195,45 @@ def _desired(topology: Topology, lab: str, facts: HostFacts) -> _Desired:
     def ns_of(node: str) -> str:
         return naming.namespace_name(lab, node)
 
-    def add(node_name: str, iface_name: str, make: Op, phase: int, **extra: Any) -> None:
+    # Members of a bond or team have it as their master (as a port has its bridge).
+    aggregate: dict[tuple[str, str], str] = {}
+    for link in topology.links:
+        if isinstance(link, BondLink | TeamLink):
+            for member in link.members:
+                aggregate[(link.endpoint.node, member)] = link.endpoint.interface
+    filtering = {
+        (node.name, b.name)
+        for node in topology.nodes
+        for b in node.all_bridges()
+        if b.vlan_filtering
+    }
+
+    def add(node_name: str, iface_name: str, make: Op, **extra: Any) -> None:
         node = nodes[node_name]
         iface = _iface(node, iface_name)
+        master = aggregate.get((node_name, iface_name)) or node.bridge_of(iface)
+        port_vlans: dict[str, Any] = {}
+        if master is not None and (node_name, master) in filtering and (iface.vlans or iface.pvid):
+            port_vlans = {"vlans": tuple(sorted(iface.vlans)), "pvid": iface.pvid}
+        link_rate = extra.pop("rate_mbit", None)
+        netem = iface.netem
+        shaping = SetShaping(
+            ns=ns_of(node_name),
+            name=iface_name,
+            rate_mbit=iface.rate_mbit or link_rate,
+            **(netem.model_dump() if netem is not None else {}),
+        )
         want.devices[(ns_of(node_name), iface_name)] = _Device(
             ns=ns_of(node_name),
             name=iface_name,
             make=make,
-            master=node.bridge_of(iface),
+            master=master,
             addresses=_addrs(iface),
-            mtu=iface.mtu,
+            mtu=extra.pop("mtu", None) or iface.mtu,
             mac=iface.mac.lower() if iface.mac else None,
-            phase=phase,
+            shaping=shaping,
+            up=iface.up,
+            **port_vlans,
             **extra,
         )
 
@@ -160,10 +248,12 @@ def _desired(topology: Topology, lab: str, facts: HostFacts) -> _Desired:
             want.devices[(ns, bridge.name)] = _Device(
                 ns=ns,
                 name=bridge.name,
-                make=MakeBridge(ns, bridge.name, lab, bridge.stp, bridge.mtu),
+                make=MakeBridge(
+                    ns, bridge.name, lab, bridge.stp, bridge.mtu, bridge.vlan_filtering
+                ),
                 addresses=tuple(sorted(addresses)),
                 mtu=bridge.mtu,
-                phase=0,
+                floor=0,
             )
         routes: list[RouteState] = []
         if node.gateway is not None:
@@ -177,6 +267,11 @@ def _desired(topology: Topology, lab: str, facts: HostFacts) -> _Desired:
             )
         want.routes[ns] = routes
 
+    macsec_ports = {
+        (m.endpoint.node, m.endpoint.interface): m.port
+        for m in topology.links
+        if isinstance(m, MacsecLink)
+    }
     make: Op
     for link in topology.links:
         if isinstance(link, VethLink):
@@ -193,8 +288,9 @@ def _desired(topology: Topology, lab: str, facts: HostFacts) -> _Desired:
                 a_if.mac.lower() if a_if.mac else None,
                 b_if.mac.lower() if b_if.mac else None,
             )
-            add(link.a.node, link.a.interface, make, 1, rate_mbit=link.rate_mbit)
-            add(link.b.node, link.b.interface, make, 1, rate_mbit=link.rate_mbit)
+            # The link's MTU and rate apply to both ends (and follow edits of a running lab).
+            add(link.a.node, link.a.interface, make, rate_mbit=link.rate_mbit, mtu=link.mtu)
+            add(link.b.node, link.b.interface, make, rate_mbit=link.rate_mbit, mtu=link.mtu)
         elif isinstance(link, VxlanLink):
             ep = link.endpoint
             make = MakeVxlan(
@@ -211,7 +307,8 @@ def _desired(topology: Topology, lab: str, facts: HostFacts) -> _Desired:
                 link.learning,
                 _iface(nodes[ep.node], ep.interface).mtu,
             )
-            add(ep.node, ep.interface, make, 2)
+            under = ((ns_of(ep.node), link.underlay),) if link.underlay else ()
+            add(ep.node, ep.interface, make, floor=2, after=under)
         elif isinstance(link, MacvlanLink | MacvtapLink):
             ep = link.endpoint
             iface = _iface(nodes[ep.node], ep.interface)
@@ -227,36 +324,164 @@ def _desired(topology: Topology, lab: str, facts: HostFacts) -> _Desired:
                 iface.mtu,
                 iface.mac.lower() if iface.mac else None,
             )
-            add(ep.node, ep.interface, make, 2)
+            lower = (ns_of(link.parent.node), link.parent.interface)
+            add(ep.node, ep.interface, make, floor=2, lower=lower)
         elif isinstance(link, TapLink | TunLink):
             ep = link.endpoint
             make = MakeTuntap(ns_of(ep.node), ep.interface, lab, link.kind, facts.lab_uid)
-            add(ep.node, ep.interface, make, 1)
-        else:  # pragma: no cover - check_supported refused it
-            raise UnsupportedKindError(link.kind, link.kind)
+            add(ep.node, ep.interface, make)
+        elif isinstance(link, DummyLink | VcanLink):
+            ep, ns = link.endpoint, ns_of(link.endpoint.node)
+            if isinstance(link, DummyLink):
+                make = MakeDummy(ns, ep.interface, lab, _iface(nodes[ep.node], ep.interface).mtu)
+            else:
+                make = MakeVcan(ns, ep.interface, lab)
+            add(ep.node, ep.interface, make)
+        elif isinstance(link, VxcanLink):
+            make = MakeVxcan(
+                ns=ns_of(link.a.node),
+                name=link.a.interface,
+                peer_ns=ns_of(link.b.node),
+                peer=link.b.interface,
+                lab=lab,
+            )
+            add(link.a.node, link.a.interface, make)
+            add(link.b.node, link.b.interface, make)
+        elif isinstance(link, VlanLink):
+            ep, ns = link.endpoint, ns_of(link.endpoint.node)
+            make = MakeVlan(
+                ns=ns,
+                name=ep.interface,
+                lab=lab,
+                parent=link.parent,
+                vlan_id=link.vlan_id,
+                protocol=link.protocol,
+                mtu=_iface(nodes[ep.node], ep.interface).mtu,
+            )
+            add(ep.node, ep.interface, make, lower=(ns, link.parent))
+        elif isinstance(link, BondLink):
+            ep, ns = link.endpoint, ns_of(link.endpoint.node)
+            make = MakeBond(
+                ns=ns,
+                name=ep.interface,
+                lab=lab,
+                mode=link.mode,
+                miimon=link.miimon,
+                primary=link.primary,
+                mtu=_iface(nodes[ep.node], ep.interface).mtu,
+            )
+            add(ep.node, ep.interface, make, after=tuple((ns, m) for m in link.members))
+        elif isinstance(link, TeamLink):
+            ep, ns = link.endpoint, ns_of(link.endpoint.node)
+            add(
+                ep.node,
+                ep.interface,
+                MakeTeam(ns, ep.interface, lab, link.runner),
+                after=tuple((ns, m) for m in link.members),
+            )
+            active = None
+            if link.runner == "activebackup" and link.members:
+                # The kernel's activebackup mode sends on no port until one is named.
+                active = link.primary or link.members[0]
+            want.teams[(ns, ep.interface)] = SetTeamPorts(ns, ep.interface, link.members, active)
+        elif isinstance(link, IpvlanLink | IpvtapLink):
+            ep = link.endpoint
+            make = MakeIpvlan(
+                ns=ns_of(ep.node),
+                name=ep.interface,
+                lab=lab,
+                parent_ns=ns_of(link.parent.node),
+                parent=link.parent.interface,
+                mode=link.mode,
+                tap=isinstance(link, IpvtapLink),
+                mtu=_iface(nodes[ep.node], ep.interface).mtu,
+            )
+            add(ep.node, ep.interface, make, lower=(make.parent_ns, make.parent))
+        elif isinstance(link, MacsecLink):
+            ep, ns = link.endpoint, ns_of(link.endpoint.node)
+            tx = link.tx
+            make = MakeMacsec(
+                ns=ns,
+                name=ep.interface,
+                lab=lab,
+                parent=link.parent,
+                port=link.port,
+                cipher=link.cipher,
+                encrypt=link.encrypt,
+                tx_an=tx.an if tx else None,
+                tx_pn=tx.pn if tx else 1,
+                tx_key=tx.key.lower() if tx else None,
+                tx_key_id=macsec_key_id(tx) if tx else None,
+                mtu=_iface(nodes[ep.node], ep.interface).mtu,
+            )
+            add(ep.node, ep.interface, make, lower=(ns, link.parent))
+            for rx in link.rx:
+                peer_port = macsec_ports.get((rx.peer.node, rx.peer.interface), 1)
+                op = SetMacsecRx(
+                    ns=ns,
+                    name=ep.interface,
+                    peer_ns=ns_of(rx.peer.node),
+                    peer=rx.peer.interface,
+                    peer_port=peer_port,
+                    an=rx.key.an,
+                    pn=rx.key.pn,
+                    key=rx.key.key.lower(),
+                    key_id=macsec_key_id(rx.key),
+                )
+                want.macsec_rx.append(_Rx(op, peer_port))
+        else:  # every kind of the schema's union is handled above (mypy checks it)
+            assert_never(link)
     return want
+
+
+def _phases(devices: dict[Key, _Device]) -> dict[Key, int]:
+    """Return when each device is made: after its lower device and what it comes after."""
+    phase: dict[Key, int] = {}
+
+    def of(key: Key, seen: frozenset[Key]) -> int:
+        if key in phase:
+            return phase[key]
+        dev = devices[key]
+        deps = [d for d in (dev.lower, *dev.after) if d is not None and d in devices]
+        value = dev.floor
+        for dep in deps:
+            if dep not in seen:  # a cycle is refused by validation; never loop here
+                value = max(value, of(dep, seen | {key}) + 1)
+        phase[key] = value
+        return value
+
+    for key in devices:
+        of(key, frozenset({key}))
+    return phase
+
+
+def _pair(make: MakeVeth | MakeVxcan, dev: _Device) -> tuple[Key, Key]:
+    """Return (this end, the other end) of a pair device."""
+    ends = ((make.ns, make.name), (make.peer_ns, make.peer))
+    return (ends[0], ends[1]) if (dev.ns, dev.name) == ends[0] else (ends[1], ends[0])
 
 
 def _compatible(dev: _Device, have: LinkState, actual_ns: dict[str, NamespaceState]) -> bool:
     """Whether an existing interface already is the device we would make."""
     make = dev.make
-    if isinstance(make, MakeVeth):
-        if have.kind != "veth":
+    if isinstance(make, MakeVeth | MakeVxcan):
+        if have.kind != ("veth" if isinstance(make, MakeVeth) else "vxcan"):
             return False
-        if (dev.ns, dev.name) == (make.ns, make.name):
-            other_ns, other_name = make.peer_ns, make.peer
-        else:
-            other_ns, other_name = make.ns, make.name
+        _, (other_ns, other_name) = _pair(make, dev)
         other_state = actual_ns.get(other_ns)
         other = other_state.link(other_name) if other_state else None
         return (
             other is not None
-            and other.kind == "veth"
+            and other.kind == have.kind
             and other.peer_ifindex == have.ifindex
             and have.peer_ifindex == other.ifindex
         )
     if isinstance(make, MakeBridge):
-        return have.kind == "bridge" and have.get("stp") in (None, "1" if make.stp else "0")
+        return (
+            have.kind == "bridge"
+            and have.get("stp") in (None, "1" if make.stp else "0")
+            and have.get("vlan_filtering") in (None, "1" if make.vlan_filtering else "0")
+        )
     if isinstance(make, MakeVxlan):
         return (
             have.kind == "vxlan"
@@ -270,7 +495,50 @@ def _compatible(dev: _Device, have: LinkState, actual_ns: dict[str, NamespaceSta
         )
     if isinstance(make, MakeTuntap):
         return have.kind == make.mode
+    if isinstance(make, MakeDummy | MakeVcan):
+        return have.kind == ("dummy" if isinstance(make, MakeDummy) else "vcan")
+    if isinstance(make, MakeVlan):
+        ns_state = actual_ns.get(make.ns)
+        parent = ns_state.link(make.parent) if ns_state else None
+        return (
+            have.kind == "vlan"
+            and have.get("vlan_id") == str(make.vlan_id)
+            and have.get("protocol") == make.protocol
+            and parent is not None
+            and have.peer_ifindex == parent.ifindex
+        )
+    if isinstance(make, MakeBond):
+        return (
+            have.kind == "bond"
+            and have.get("mode") == make.mode
+            and have.get("miimon") == str(make.miimon)
+            and have.get("primary") == make.primary
+        )
+    if isinstance(make, MakeTeam):
+        return have.kind == "team" and have.get("runner") == make.runner
+    if isinstance(make, MakeIpvlan):
+        return have.kind == ("ipvtap" if make.tap else "ipvlan") and have.get("mode") == make.mode
+    if isinstance(make, MakeMacsec):
+        tx = {v for k, v in have.info if k == "tx"}
+        return (
+            have.kind == "macsec"
+            and have.get("port") == str(make.port)
+            and have.get("cipher") == make.cipher
+            and have.get("encrypt") == ("1" if make.encrypt else "0")
+            and (
+                make.tx_key_id is None
+                or (have.get("tx_an") == str(make.tx_an) and f"{make.tx_an}:{make.tx_key_id}" in tx)
+            )
+        )
     return False
+
+
+def _rx_item(peer: LinkState | None, rx: _Rx) -> str | None:
+    """Return the discovery item a device shows once it accepts ``rx`` (None: peer unknown)."""
+    if peer is None or not peer.mac:
+        return None
+    channel = peer.mac.replace(":", "").lower() + f"{rx.peer_port:04x}"
+    return f"{channel}:{rx.op.an}:{rx.op.key_id}"
 
 
 def _route_matches(want: RouteState, have: RouteState) -> bool:
@@ -298,15 +566,19 @@ def plan(
     want = _desired(desired, lab, host_facts)
     actual_ns = {ns.name: ns for ns in actual.namespaces if ns.lab == lab}
     owner = naming.owner_alias(lab)
+    phase = _phases(want.devices)
 
     deletes_ns: list[Op] = []
     deletes: list[Op] = []
     make_ns: list[Op] = []
     sysctls: list[Op] = []
-    makes: dict[int, list[Op]] = {0: [], 1: [], 2: []}
+    makes: dict[int, list[Op]] = {}
     fixes: list[Op] = []
     masters: list[Op] = []
+    actives: list[Op] = []
+    port_vlans: list[Op] = []
     ups: list[Op] = []
+    peers: list[Op] = []
     rates: list[Op] = []
     addresses: list[Op] = []
     routes: list[Op] = []
@@ -325,30 +597,42 @@ def plan(
             if current is not None and current != value:
                 sysctls.append(SetSysctl(ns, key, value))
 
+    def existing(key: Key) -> LinkState | None:
+        have_ns = actual_ns.get(key[0])
+        return have_ns.link(key[1]) if have_ns else None
+
     # Interfaces: keep what matches, replace what does not, delete what is not wanted.
     made: set[Op] = set()
-    fresh: set[tuple[str, str]] = set()
-    for dkey, dev in want.devices.items():
-        have_ns = actual_ns.get(dev.ns)
-        have = have_ns.link(dev.name) if have_ns else None
-        if have is not None and _compatible(dev, have, actual_ns):
-            continue
-        if have is not None:
-            deletes.append(DeleteLink(dev.ns, dev.name))
+    fresh: set[Key] = set()
+
+    def renew(dkey: Key) -> None:
+        dev = want.devices[dkey]
         fresh.add(dkey)
+        if existing(dkey) is not None:
+            deletes.append(DeleteLink(*dkey))
         if dev.make not in made:
             made.add(dev.make)
-            makes[dev.phase].append(dev.make)
-    # A veth is made once for both ends: if one end is fresh, so is the other.
-    for dev in want.devices.values():
-        veth = dev.make
-        if isinstance(veth, MakeVeth) and veth in made:
-            for end in ((veth.ns, veth.name), (veth.peer_ns, veth.peer)):
-                if end not in fresh:
-                    fresh.add(end)
-                    other_ns = actual_ns.get(end[0])
-                    if other_ns is not None and other_ns.link(end[1]) is not None:
-                        deletes.append(DeleteLink(*end))
+            makes.setdefault(phase[dkey], []).append(dev.make)
+
+    for dkey, dev in want.devices.items():
+        have = existing(dkey)
+        if have is None or not _compatible(dev, have, actual_ns):
+            renew(dkey)
+    # A pair is made once for both ends, and a device goes with the one it lives on:
+    # follow both until nothing more is renewed.
+    changed = True
+    while changed:
+        changed = False
+        for dkey, dev in want.devices.items():
+            if dkey in fresh:
+                continue
+            pair = dev.make if isinstance(dev.make, MakeVeth | MakeVxcan) else None
+            other = _pair(pair, dev)[1] if pair is not None else None
+            if (other is not None and other in fresh) or (
+                dev.lower is not None and dev.lower in fresh
+            ):
+                renew(dkey)
+                changed = True
     for ns_name, have_ns in sorted(actual_ns.items()):
         if ns_name not in want.namespaces:
             continue
@@ -357,24 +641,36 @@ def plan(
                 deletes.append(DeleteLink(ns_name, link.name))
 
     for dkey, dev in want.devices.items():
-        have_ns = actual_ns.get(dev.ns)
-        have = None if dkey in fresh or have_ns is None else have_ns.link(dev.name)
+        have = None if dkey in fresh else existing(dkey)
+        master_renewed = dev.master is not None and (dev.ns, dev.master) in fresh
         if have is None:
             if dev.master is not None:
                 masters.append(SetMaster(dev.ns, dev.name, dev.master))
-            ups.append(SetUp(dev.ns, dev.name))
-            if dev.rate_mbit is not None:
-                rates.append(SetRate(dev.ns, dev.name, dev.rate_mbit))
+            if dev.vlans is not None:
+                port_vlans.append(SetPortVlans(dev.ns, dev.name, dev.vlans, dev.pvid))
+            if dev.up:
+                ups.append(SetUp(dev.ns, dev.name))
+            if dev.shaping is not None and dev.shaping.shaping.text():
+                rates.append(dev.shaping)
             addresses.extend(ReplaceAddress(dev.ns, dev.name, a) for a in dev.addresses)
             continue
         if dev.mtu is not None and have.mtu != dev.mtu:
             fixes.append(SetMtu(dev.ns, dev.name, dev.mtu))
         if dev.mac is not None and have.mac.lower() != dev.mac:
             fixes.append(SetMac(dev.ns, dev.name, dev.mac))
-        if have.master != dev.master:
+        if have.master != dev.master or master_renewed:
             masters.append(SetMaster(dev.ns, dev.name, dev.master))
-        if not have.up:
-            ups.append(SetUp(dev.ns, dev.name))
+        if dev.vlans is not None and (
+            master_renewed
+            or have.get("vlans") != ",".join(str(v) for v in dev.vlans)
+            or have.get("pvid") != (str(dev.pvid) if dev.pvid is not None else None)
+        ):
+            port_vlans.append(SetPortVlans(dev.ns, dev.name, dev.vlans, dev.pvid))
+        if have.up != dev.up:
+            ups.append(SetUp(dev.ns, dev.name, dev.up))
+        want_shaping = dev.shaping.shaping.text() if dev.shaping is not None else ""
+        if dev.shaping is not None and (have.get("shaping") or "") != want_shaping:
+            rates.append(dev.shaping)
         have_addrs = set(have.addresses)
         for a in sorted(have_addrs - set(dev.addresses)):
             if not _is_auto_address(a):
@@ -382,6 +678,23 @@ def plan(
         addresses.extend(
             ReplaceAddress(dev.ns, dev.name, a) for a in dev.addresses if a not in have_addrs
         )
+
+    for tkey, team_op in want.teams.items():
+        team = None if tkey in fresh else existing(tkey)
+        ports = [None if (tkey[0], p) in fresh else existing((tkey[0], p)) for p in team_op.ports]
+        if (
+            team is None
+            or team.get("active") != team_op.active
+            or any(p is None or p.mac != team.mac for p in ports)
+        ):
+            actives.append(team_op)
+
+    for rx in want.macsec_rx:
+        me, peer_key = (rx.op.ns, rx.op.name), (rx.op.peer_ns, rx.op.peer)
+        have = None if me in fresh else existing(me)
+        item = None if peer_key in fresh else _rx_item(existing(peer_key), rx)
+        if have is None or item is None or ("rx", item) not in have.info:
+            peers.append(rx.op)
 
     for ns, wanted_routes in want.routes.items():
         have_ns = actual_ns.get(ns)
@@ -398,12 +711,13 @@ def plan(
         *deletes,
         *make_ns,
         *sysctls,
-        *makes[0],
-        *makes[1],
-        *makes[2],
+        *(op for p in sorted(makes) for op in makes[p]),
         *fixes,
         *masters,
+        *actives,
+        *port_vlans,
         *ups,
+        *peers,
         *rates,
         *addresses,
         *routes,

@@ -1,15 +1,13 @@
 """The programs of a lab: the tools of ``worker/apps`` that hold its tun, tap and macvtap devices.
 
 A tap, tun or macvtap link may carry ``program: {app, args}``. After a deploy,
-:func:`start_programs` starts each one inside its node's network namespace with
-an argv list (never a shell):
-
-* ``tunnel``, ``tap-endpoint``, ``hold``: ``nsenter --net`` then ``setpriv`` to the
-  lab uid (the owner the engine gave the persistent device, so attaching needs no
-  capability), no groups, no capabilities at all, ``no_new_privs``;
-* ``macvtap-reader``: root in the namespace (finding and opening the macvtap's
-  character device needs ``CAP_SYS_ADMIN``/``CAP_MKNOD``), told ``--user`` so it
-  drops to the lab user right after opening it.
+:func:`start_programs` starts each one inside its node's sandbox (``worker.sandbox``:
+root of the lab's user namespace, the node's PID and mount namespaces), run by the
+node's system Python with an argv list (never a shell). A tun or tap is attached
+through the node's own ``/dev/net/tun``; a macvtap reader gets ``/dev/net/<name>``,
+the character device of its own interface, made by the sandbox for the lab's root
+(the only device path it is given: ``--device`` in the user's arguments can name
+nothing the lab's root could not open anyway).
 
 Each runs with ``--trace``: its JSON lines go to
 ``$TOPOLAB_VAR_DIR/labs/<lab>/programs/<node>-<iface>.trace`` (the packet journey
@@ -29,7 +27,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import pwd
 import signal
 import subprocess
 import time
@@ -37,16 +34,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from lab.topology import naming
 from lab.topology.schema import MacvtapLink, TapLink, Topology, TunLink
+from worker import sandbox
 from worker.apps import app_argv
 from worker.executor import var_dir
 from worker.ops import EngineError
 
-ROOT = Path(__file__).resolve().parent.parent
-SAFE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-# Apps that must start as root in the namespace and drop privileges themselves.
-ROOT_APPS = frozenset({"macvtap-reader"})
 READY_TIMEOUT = 10.0  # seconds for a program to print its "start" trace line
 STOP_TIMEOUT = 3.0
 
@@ -73,6 +66,7 @@ class ProgramSpec:
     interface: str
     app: str
     args: tuple[str, ...]
+    link_kind: str = ""
 
     @property
     def stem(self) -> str:
@@ -108,59 +102,44 @@ def program_specs(topology: Topology) -> list[ProgramSpec]:
     for link in topology.links:
         if isinstance(link, TapLink | TunLink | MacvtapLink) and link.program is not None:
             ep = link.endpoint
-            specs.append(ProgramSpec(ep.node, ep.interface, link.program.app, link.program.args))
+            specs.append(
+                ProgramSpec(ep.node, ep.interface, link.program.app, link.program.args, link.kind)
+            )
     return specs
 
 
-def lab_user() -> tuple[int, int, str]:
-    """Return (uid, gid, name) of the user lab programs run as: the tun/tap owner uid."""
-    uid = int(os.environ.get("TOPOLAB_LAB_UID", "65534"))
-    try:
-        entry = pwd.getpwuid(uid)
-        return uid, entry.pw_gid, entry.pw_name
-    except KeyError:
-        return uid, uid, str(uid)
+def hosts_entries(topology: Topology) -> dict[str, list[str]]:
+    """Each node's addresses (without prefix), for the lab's ``/etc/hosts``. Pure."""
+    entries: dict[str, list[str]] = {}
+    for node in topology.nodes:
+        addresses = entries.setdefault(node.name, [])
+        for interface in node.interfaces:
+            addresses.extend(str(a.ip) for a in interface.addresses)
+        for bridge in node.bridges:
+            addresses.extend(str(a.ip) for a in bridge.addresses)
+    return entries
 
 
-def program_argv(lab: str, spec: ProgramSpec) -> list[str]:
-    """Return the full argv that runs ``spec`` in its node's namespace. Pure but for uid lookup.
+def program_argv(spec: ProgramSpec) -> list[str]:
+    """Return the app's own argv (what runs inside the node) for ``spec``. Pure.
 
     Raises:
         AppError: the app is unknown.
     """
-    uid, gid, name = lab_user()
-    tool = app_argv(spec.app, spec.interface, spec.args)
+    tool = app_argv(spec.app, spec.interface, spec.args, python="")[1:]
     if "--trace" not in tool:
         tool.append("--trace")
     if spec.app == "hold" and "--keep-persistent" not in tool:
         # The device is the engine's: it must outlive a restart of its holder.
         tool.append("--keep-persistent")
-    netns = ["nsenter", f"--net=/run/netns/{naming.namespace_name(lab, spec.node)}", "--"]
-    if spec.app in ROOT_APPS:
-        return [*netns, *tool, "--user", name]
-    drop = [
-        "setpriv",
-        f"--reuid={uid}",
-        f"--regid={gid}",
-        "--clear-groups",
-        "--inh-caps=-all",
-        "--bounding-set=-all",
-        "--no-new-privs",
-        "--",
-    ]
-    return [*netns, *drop, *tool]
+    if spec.link_kind == "macvtap" and "--device" not in tool:
+        tool += ["--device", sandbox.MACVTAP_DEVICE]
+    return tool
 
 
 def _start_time(pid: int) -> int | None:
-    """The start time of process ``pid`` (field 22 of /proc/<pid>/stat), None if gone."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = stat.rsplit(")", 1)[1].split()
-    if fields[0] == "Z":  # a zombie has ended
-        return None
-    return int(fields[19])
+    started = sandbox.start_time(pid)
+    return int(started) if started is not None else None
 
 
 def _alive(program: RunningProgram) -> bool:
@@ -226,15 +205,19 @@ def _launch(lab: str, spec: ProgramSpec, argv: list[str]) -> RunningProgram:
     directory.mkdir(parents=True, exist_ok=True)
     trace = directory / f"{spec.stem}.trace"
     log = directory / f"{spec.stem}.log"
-    env = {"PATH": SAFE_PATH, "HOME": "/", "LANG": "C.UTF-8", "PYTHONPATH": str(ROOT)}
+    # A macvtap's character device, opened by the sandbox for this program only.
+    macvtap = spec.interface if spec.link_kind == "macvtap" else ""
+    try:
+        full = sandbox.app_command(lab, spec.node, argv[1], argv[2:], macvtap=macvtap)
+    except sandbox.SandboxError as exc:
+        raise ProgramError(spec.node, spec.interface, exc.message) from exc
     with trace.open("wb") as out, log.open("wb") as err:
         proc = subprocess.Popen(
-            argv,
+            full,
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=err,
-            cwd=ROOT,
-            env=env,
+            env=sandbox.app_environment(),
             close_fds=True,
             # Its own session: the worker's signals (Ctrl-C, a task's end) are not its.
             start_new_session=True,
@@ -303,6 +286,7 @@ def start_programs(lab: str, topology: Topology) -> list[RunningProgram]:
         ProgramError: a program exited at once or did not start serving in time
             (the others keep running; ``stop_programs`` ends them).
     """
+    sandbox.write_hosts(lab, hosts_entries(topology))
     specs = program_specs(topology)
     directory = programs_dir(lab)
     if not specs and not directory.is_dir():
@@ -316,7 +300,7 @@ def start_programs(lab: str, topology: Topology) -> list[RunningProgram]:
             _end(program)
             (directory / f"{stem}.pid").unlink(missing_ok=True)
     for stem, spec in wanted.items():
-        argv = program_argv(lab, spec)
+        argv = program_argv(spec)
         have = current.get(stem)
         if have is not None and list(have.argv) == argv:
             result.append(have)

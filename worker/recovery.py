@@ -21,7 +21,7 @@ from django.db import close_old_connections
 
 from lab import services
 from lab.models import Deployment, Lab
-from worker import enginelink, programs
+from worker import enginelink, node_services, programs
 from worker.hosts import Identity, down_host_names
 from worker.locks import LabLock, LockBusy, holder, release_stale
 
@@ -179,6 +179,8 @@ def _verify_lab(lab: Lab, me: Identity) -> str:
     # The devices are there; so must be the programs that hold the tun/tap/macvtap ones
     # (a program that died with the machine's load or by hand is started again).
     try:
+        # Services that died with the worker's host are started again; exec lines are not.
+        node_services.start_node_software(lab.key, local, run_exec=False)
         programs.start_programs(lab.key, local)
     except programs.ProgramError as exc:
         logger.warning("lab %s: a program did not start again: %s", lab.key, exc)

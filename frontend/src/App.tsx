@@ -6,6 +6,7 @@ import { LabsPage } from "./pages/Labs";
 import { DemosPage } from "./pages/Demos";
 import { ClassroomPage } from "./pages/Classroom";
 import { LabPage } from "./editor/LabPage";
+import { PasswordForm } from "./pages/Password";
 
 export function App() {
   const path = usePath();
@@ -52,6 +53,7 @@ export function App() {
         {me ? (
           <span className="user">
             {me.username}{" "}
+            <PasswordForm />
             <button
               className="btn ghost"
               onClick={() => Api.logout().finally(() => navigate("/login"))}

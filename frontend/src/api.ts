@@ -76,14 +76,25 @@ export interface LabSummary {
   name: string;
   description?: string;
   updated?: string;
-  deployment?: Deployment | null;
+  /** The lab's state (stopped, deploying, running, destroying, failed, unknown). */
+  state: string;
+  revision?: number | null;
+}
+/** What automatic addressing adds to a revision (lab/api/labs.py auto_addressing). */
+export interface AutoAddressing {
+  nodes: Record<string, { interfaces?: Record<string, string[]>; gateway?: string; routes?: string[] }>;
 }
 export interface LabDetail extends LabSummary {
   key?: string;
-  revision?: number;
   topology: Topology | null;
   draft?: Topology | null;
   draft_issues?: Issue[];
+  deployment?: Deployment | null;
+  /** The revision the lab host runs; null when nothing runs. */
+  applied_revision?: number | null;
+  auto?: AutoAddressing | null;
+  /** The demo library slug of a lab opened from the library. */
+  demo?: string | null;
 }
 export interface Demo {
   slug: string;
@@ -133,18 +144,23 @@ export const Api = {
   deleteLab: (id: number) => api("DELETE", `/api/labs/${id}`),
   duplicateLab: (id: number) => api<LabDetail>("POST", `/api/labs/${id}/duplicate`),
   saveTopology: (id: number | string, doc: Topology) =>
-    api<{ revision: number; topology: Topology }>("PUT", `/api/labs/${id}/topology`, doc),
+    api<{ revision: number; topology: Topology; auto?: AutoAddressing | null }>("PUT", `/api/labs/${id}/topology`, doc),
+  revision: (id: number | string, number: number) =>
+    api<{ number: number; topology: Topology }>("GET", `/api/labs/${id}/revisions/${number}`),
   importTopology: (format: string, text: string) =>
     api<{ topology: Topology; warnings: string[] }>("POST", "/api/topology/import", { format, text }),
   action: (id: number | string, action: "deploy" | "apply" | "destroy") =>
     api<{ deployment: Deployment }>("POST", `/api/labs/${id}/${action}`),
   demos: () => api<Demo[]>("GET", "/api/demos"),
-  openDemo: (slug: string) => api<{ lab_id: number }>("POST", `/api/demos/${slug}/open`),
+  openDemo: (slug: string) => api<{ lab_id: number; created: boolean; state: string }>("POST", `/api/demos/${slug}/open`),
   labDemo: (labId: number | string) => api<LabDemo>("GET", `/api/labs/${labId}/demo`),
   runDemo: (labId: number | string) => api<DemoRun>("POST", `/api/labs/${labId}/demo/run`),
   startCapture: (labId: number | string, node: string, iface: string, filter: string) =>
     api<{ id: number | string }>("POST", `/api/labs/${labId}/captures`, { node, interface: iface, filter }),
   stopCapture: (id: number | string) => api("POST", `/api/captures/${id}/stop`),
+  /** Run a program in a node, in a console's sandbox (argv list, never a shell line). */
+  exec: (labId: number | string, node: string, argv: string[], timeout = 10) =>
+    api<{ status: number | null; timed_out?: boolean; stdout: string; stderr: string }>("POST", `/api/labs/${labId}/exec`, { node, argv, timeout }),
   journey: (labId: number | string, src: string, dst: string) =>
     api<{ hops: Hop[] }>("POST", `/api/labs/${labId}/journeys`, { src, dst }),
 };

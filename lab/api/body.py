@@ -2,8 +2,9 @@
 
 ``json.loads`` accepts things no later layer should see: nesting deep enough to
 exhaust the stack, NUL characters (PostgreSQL refuses them in text and jsonb),
-lone surrogates (not encodable as UTF-8, so no database stores them), and
-non-finite numbers (not JSON at all). They are refused here, at the edge.
+lone surrogates (not encodable as UTF-8, so no database stores them),
+non-finite numbers (not JSON at all), and a key given twice in one object (it
+keeps the last silently). They are refused here, at the edge.
 """
 
 from __future__ import annotations
@@ -18,8 +19,11 @@ from ninja.parser import Parser
 
 from lab.services import InvalidInput, ServiceError
 from lab.topology import Issue
+from lab.topology.io import DuplicateKeyError, unique_keys
 
 MAX_DEPTH = 48
+# The bodies Django parses into request.POST; the API takes JSON only.
+FORM_CONTENT_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
 # Where the parser leaves the precise reason for ninja's generic "cannot parse" error.
 REQUEST_ERROR_ATTR = "_topolab_body_error"
 
@@ -114,7 +118,20 @@ def parse_json(raw: bytes) -> Any:
             issues=[Issue("$", "request.not_utf8", f"byte {exc.start} is not UTF-8")],
         ) from None
     try:
-        value = json.loads(text, parse_constant=_refuse_constant)
+        value = json.loads(text, parse_constant=_refuse_constant, object_pairs_hook=unique_keys)
+    except DuplicateKeyError as exc:
+        raise InvalidInput(
+            str(exc),
+            code="request.duplicate_key",
+            issues=[
+                Issue(
+                    "$",
+                    "request.duplicate_key",
+                    str(exc),
+                    "keep one of them: which one was meant cannot be guessed",
+                )
+            ],
+        ) from None
     except json.JSONDecodeError as exc:
         raise InvalidInput(
             f"the body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
@@ -152,8 +169,22 @@ def read_json_body(request: HttpRequest) -> Any:
 
     Raises:
         ServiceError: 413 ``request.too_large`` when the body is over Django's limit.
-        InvalidInput: see ``parse_json``.
+        InvalidInput: ``request.bad_content_type`` for a form body (the API takes
+            JSON only); otherwise see ``parse_json``.
     """
+    if request.content_type in FORM_CONTENT_TYPES:
+        raise InvalidInput(
+            f"the body is {request.content_type}, not JSON",
+            code="request.bad_content_type",
+            issues=[
+                Issue(
+                    "$",
+                    "request.bad_content_type",
+                    f"a {request.content_type} body where JSON is expected",
+                    "send Content-Type: application/json with a JSON body",
+                )
+            ],
+        )
     try:
         raw = request.body
     except RequestDataTooBig:

@@ -2,7 +2,8 @@
 
 ``GET /api/demos`` and ``GET /api/demos/{slug}`` describe the library (the
 explanation as Markdown and as sanitized HTML); ``POST /api/demos/{slug}/open``
-makes a lab owned by the caller with the demo's topology; ``GET
+makes a lab owned by the caller with the demo's topology, or gives back the one it
+made before (one lab per demo and user); ``GET
 /api/labs/{id}/demo`` tells the lab page which demo a lab is and its last run; ``POST
 /api/labs/{id}/demo/run`` runs the demo of a running demo lab on its lab host and
 returns the probes, views and journey. Another user's lab is 404, never 403.
@@ -44,6 +45,8 @@ class LabDemoOut(DemoOut):
 
 class OpenedOut(Schema):
     lab_id: int
+    created: bool
+    state: str
 
 
 @router.get("/demos", response={200: list[DemoOut], **errors(401)})
@@ -60,11 +63,19 @@ def get_demo(request: HttpRequest, slug: str) -> dict[str, Any]:
     return services.demo_detail(services.check_demo(slug))
 
 
-@router.post("/demos/{slug}/open", response={201: OpenedOut, **errors(401, 404)})
+@router.post(
+    "/demos/{slug}/open", response={200: OpenedOut, 201: OpenedOut, **errors(401, 404, 409)}
+)
 def open_demo(request: HttpRequest, slug: str) -> Status[dict[str, Any]]:
-    """Create a lab owned by the caller with the demo's topology; deploy it next."""
-    lab = services.do_open_demo(request.user, slug)
-    return Status(201, {"lab_id": lab.pk})
+    """Open the caller's lab of this demo: 201 when made now, 200 when it existed.
+
+    One lab per demo and user: opening again gives back the same lab (with its
+    ``state``, so "Open & run" deploys only a lab that is not running).
+    """
+    lab, created = services.do_open_demo_lab(request.user, slug)
+    return Status(
+        201 if created else 200, {"lab_id": lab.pk, "created": created, "state": lab.state}
+    )
 
 
 @router.get("/labs/{lab_id}/demo", response={200: LabDemoOut, **errors(401, 404)})

@@ -17,6 +17,7 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from lab.api.body import REQUEST_ERROR_ATTR
 from lab.services import ServiceError
+from lab.throttle import TooManyAttempts
 from lab.topology.load import format_path
 
 logger = logging.getLogger(__name__)
@@ -88,8 +89,62 @@ def validation_issue(error: dict[str, Any]) -> dict[str, str]:
     }
 
 
+_WRITES = ("post", "put", "patch", "delete")
+_COMMON_ERRORS = {
+    "400": "the request is invalid: a parameter, the body or its content type",
+    "401": "not signed in",
+    "403": "the CSRF check failed",
+    "413": "the request body is too large",
+}
+
+
+def document_common_errors(schema: dict[str, Any]) -> dict[str, Any]:
+    """Add to every operation the error statuses the framework answers for it.
+
+    Whatever an operation lists itself, ninja answers 400 for a path, query or body it
+    cannot validate; session auth answers 401 and, on writes, 403 for a failed CSRF
+    check; a POST whose form body cannot be parsed is 400 (``MalformedBodyMiddleware``);
+    a body over the limit is 413. A 429 carries ``Retry-After``.
+    """
+    ref = {"$ref": "#/components/schemas/ErrorOut"}
+    for operations in schema.get("paths", {}).values():
+        for method, operation in operations.items():
+            responses = operation.setdefault("responses", {})
+            wanted: list[str] = []
+            if operation.get("parameters") or operation.get("requestBody") or method == "post":
+                wanted.append("400")
+            if operation.get("security"):
+                wanted.append("401")
+                if method in _WRITES:
+                    wanted.append("403")
+            if operation.get("requestBody"):
+                wanted.append("413")
+            for status in wanted:
+                responses.setdefault(
+                    status,
+                    {
+                        "description": _COMMON_ERRORS[status],
+                        "content": {"application/json": {"schema": ref}},
+                    },
+                )
+            if "429" in responses:
+                responses["429"].setdefault("headers", {})["Retry-After"] = {
+                    "description": "seconds until the sign-in window ends",
+                    "schema": {"type": "integer", "minimum": 1},
+                }
+    return schema
+
+
 class TopolabAPI(NinjaAPI):
-    """NinjaAPI whose validation errors carry field paths without ninja's wrapping."""
+    """NinjaAPI whose validation errors carry field paths without ninja's wrapping, and
+    whose OpenAPI description lists the error statuses every operation can answer."""
+
+    def get_openapi_schema(
+        self, *, path_prefix: str | None = None, path_params: dict[str, Any] | None = None
+    ) -> Any:
+        schema = super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params)
+        document_common_errors(schema)
+        return schema
 
     def validation_error_from_error_contexts(self, error_contexts: list[Any]) -> ValidationError:
         exc = super().validation_error_from_error_contexts(error_contexts)
@@ -117,7 +172,10 @@ def install_handlers(api: NinjaAPI) -> None:
     """Register Topolab's exception handlers on ``api``."""
 
     def on_service_error(request: HttpRequest, exc: ServiceError) -> HttpResponse:
-        return _json(api, request, exc.as_dict(), exc.status)
+        response = _json(api, request, exc.as_dict(), exc.status)
+        if isinstance(exc, TooManyAttempts):
+            response["Retry-After"] = str(exc.retry_after)
+        return response
 
     def on_validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
         issues = [validation_issue(err) for err in exc.errors]

@@ -91,10 +91,26 @@ class LabOut(LabSummaryOut):
     draft: dict[str, Any] | None
     draft_issues: list[IssueOut]
     deployment: DeploymentOut | None
+    applied_revision: int | None = Field(
+        None, description="the revision the lab host runs (None when nothing runs)"
+    )
+    auto: dict[str, Any] | None = Field(
+        None, description="what automatic addressing adds to the latest revision, per node"
+    )
+    demo: str | None = Field(None, description="the demo library slug the lab was opened from")
 
 
 class TopologyPutOut(Schema):
     revision: int
+    topology: dict[str, Any]
+    auto: dict[str, Any] | None = Field(
+        None, description="what automatic addressing adds to this revision, per node"
+    )
+
+
+class RevisionOut(Schema):
+    number: int
+    created: datetime
     topology: dict[str, Any]
 
 

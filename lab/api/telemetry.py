@@ -12,11 +12,12 @@ import base64
 import json
 import re
 import secrets
+from collections.abc import Iterator
 from typing import Any
 
 import redis
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from ninja import Router, Schema, Status
 
 from lab import events, services
@@ -29,7 +30,8 @@ router = Router(tags=["telemetry"])
 
 CAPTURE_KEY_TTL = 7 * 24 * 3600
 _CAPTURE_ID = re.compile(r"^[0-9a-f]{16}$")
-_FIELD_NAMES = {"node", "interface", "filter", "src", "dst", "count", "limits"}
+_FIELD_NAMES = {"node", "interface", "filter", "src", "dst", "count", "limits", "argv"}
+PCAP_CHUNK = 256 * 1024
 
 
 class CaptureIn(Schema):
@@ -38,6 +40,12 @@ class CaptureIn(Schema):
     filter: str = ""
     max_seconds: float | None = None
     max_bytes: int | None = None
+
+
+class ExecIn(Schema):
+    node: str
+    argv: list[str]
+    timeout: float = 30.0
 
 
 class JourneyIn(Schema):
@@ -69,6 +77,8 @@ def _agent_error(exc: rpc.AgentError) -> ServiceError:
         return NotFound(exc.message, code=exc.code)
     if exc.code.endswith("not_running"):
         return ServiceError(exc.message, code=exc.code, status=409)
+    if exc.code.startswith("limit."):
+        return ServiceError(exc.message, code=exc.code, status=429)
     field = exc.field if exc.field in _FIELD_NAMES else ""
     issues = [Issue(path=field, code=exc.code, message=exc.message)] if field else []
     return InvalidInput(exc.message, code=exc.code, issues=issues)
@@ -105,12 +115,29 @@ def _capture_owner(request: HttpRequest, capture_id: str) -> tuple[int, str]:
     return int(data["lab"]), str(data["host"])
 
 
+def _check_limit(value: float | None, cap: float, field: str) -> None:
+    """A capture limit must be positive and within the host's cap (settings).
+
+    Raises:
+        InvalidInput: ``capture.bad_limits`` naming ``field``.
+    """
+    if value is not None and not 0 < value <= cap:
+        message = f"{field} must be more than 0 and at most {cap:g}"
+        raise InvalidInput(
+            message,
+            code="capture.bad_limits",
+            issues=[Issue(path=field, code="capture.bad_limits", message=message)],
+        )
+
+
 @router.post(
     "/labs/{lab_id}/captures", response={201: dict[str, Any], **errors(400, 401, 404, 409, 503)}
 )
 def start_capture(request: HttpRequest, lab_id: int, payload: CaptureIn) -> Status[dict[str, Any]]:
     """Start tcpdump on one interface of a node; lines arrive as `capture.lines` events."""
     host = _lab_host(request, lab_id, "capture")
+    _check_limit(payload.max_seconds, settings.TOPOLAB_CAPTURE_MAX_SECONDS, "max_seconds")
+    _check_limit(payload.max_bytes, settings.TOPOLAB_CAPTURE_MAX_BYTES, "max_bytes")
     args: dict[str, Any] = {
         "lab": lab_id,
         "node": payload.node,
@@ -145,12 +172,48 @@ def stop_capture(request: HttpRequest, capture_id: str) -> dict[str, Any]:
 def download_pcap(request: HttpRequest, capture_id: str) -> HttpResponse:
     """The capture's pcap file (as far as written, if it still runs)."""
     lab_id, host = _capture_owner(request, capture_id)
-    data = _call(host, "capture.pcap", {"lab": lab_id, "id": capture_id}, timeout=60)
-    response = HttpResponse(
-        base64.b64decode(data["pcap"]), content_type="application/vnd.tcpdump.pcap"
-    )
+    # The first chunk is fetched now, so a missing capture is a clean error, not a
+    # broken stream; the rest follow one request per chunk while the client reads.
+    first = _pcap_chunk(host, lab_id, capture_id, 0)
+
+    def chunks() -> Iterator[bytes]:
+        chunk, offset = first, 0
+        while chunk:
+            yield chunk
+            if len(chunk) < PCAP_CHUNK:
+                return
+            offset += len(chunk)
+            chunk = _pcap_chunk(host, lab_id, capture_id, offset)
+
+    response = StreamingHttpResponse(chunks(), content_type="application/vnd.tcpdump.pcap")
     response["Content-Disposition"] = f'attachment; filename="capture-{capture_id}.pcap"'
     return response
+
+
+def _pcap_chunk(host: str, lab_id: int, capture_id: str, offset: int) -> bytes:
+    args = {"lab": lab_id, "id": capture_id, "offset": offset, "size": PCAP_CHUNK}
+    return base64.b64decode(_call(host, "capture.pcap", args, timeout=60)["pcap"])
+
+
+@router.post(
+    "/labs/{lab_id}/exec", response={200: dict[str, Any], **errors(400, 401, 404, 409, 503)}
+)
+def exec_in_node(request: HttpRequest, lab_id: int, payload: ExecIn) -> dict[str, Any]:
+    """Run a program in a node, as `topolab exec` does: argv list, the console's sandbox.
+
+    Returns its exit status (null when it ran past `timeout`, then it was killed) and
+    the last 64 KiB of its stdout and stderr.
+    """
+    host = _lab_host(request, lab_id, "console")  # the rights of a console, which it is
+    if not 0 < payload.timeout <= settings.TOPOLAB_EXEC_TIMEOUT_MAX:
+        message = f"timeout must be more than 0 and at most {settings.TOPOLAB_EXEC_TIMEOUT_MAX:g}"
+        raise InvalidInput(
+            message,
+            code="exec.bad_timeout",
+            issues=[Issue(path="timeout", code="exec.bad_timeout", message=message)],
+        )
+    args = {"lab": lab_id, "node": payload.node, "argv": payload.argv, "timeout": payload.timeout}
+    return _call(host, "exec", args, timeout=payload.timeout + 15)
 
 
 @router.post(

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.http import HttpRequest
 from ninja import Router
 
-from lab import services
+from lab import quotas, services
 from lab.api.body import read_json_body
 from lab.api.errors import errors
 from lab.api.schemas import ImportIn, ImportOut, ValidateOut
@@ -96,10 +96,14 @@ def topology_schema(request: HttpRequest) -> dict[str, Any]:
     return dict(module.topology_json_schema())
 
 
-@router.post("/topology/import", response={200: ImportOut, **errors(400, 401, 403, 501)})
+@router.post("/topology/import", response={200: ImportOut, **errors(400, 401, 403, 409, 501)})
 def import_topology(request: HttpRequest, payload: ImportIn) -> dict[str, Any]:
-    """Turn JSON, YAML or a containerlab file into a topology document (not saved)."""
+    """Turn JSON, YAML or a containerlab file into a topology document (not saved).
+
+    409 ``quota.nodes_per_lab`` when it is larger than a lab the caller may have.
+    """
     topology, warnings = load_text(payload.text, payload.format)
+    quotas.check_quota(int(request.user.pk), quotas.Want(nodes=len(topology.nodes)))
     return {
         "topology": services.canonical_document(topology),
         "warnings": [

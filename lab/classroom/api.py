@@ -15,11 +15,13 @@ from django.http import HttpRequest, HttpResponse
 from ninja import Field, Router, Schema, Status
 from pydantic import ConfigDict
 
+from lab import accounts, quotas, throttle
 from lab.api.auth import require_csrf
 from lab.api.errors import errors
 from lab.classroom import services
 from lab.classroom.checks import CHECK_KINDS
 from lab.classroom.models import Course, Exercise, ExerciseAttempt, Reservation
+from lab.services import InvalidInput
 
 router = Router(tags=["classroom"])
 
@@ -49,7 +51,11 @@ class StudentAddedOut(Schema):
     username: str
     email: str
     created: bool
-    login_link: str = Field(..., description="one-time sign-in link, valid 7 days")
+    login_link: str | None = Field(
+        ...,
+        description="one-time sign-in link, valid 7 days; null for an existing account "
+        "(it signs in as before: no link is ever issued for an account that already exists)",
+    )
 
 
 class TokenIn(_In):
@@ -122,6 +128,7 @@ class ReservationOut(Schema):
 class QuotaOut(Schema):
     concurrent_labs: int | None
     nodes_per_lab: int | None
+    labs_owned: int | None
     hours_per_week: int | None
 
 
@@ -165,12 +172,23 @@ def _exercise_out(exercise: Exercise, user: Any) -> dict[str, Any]:
 # -- sign-in by link --------------------------------------------------------------------
 
 
-@router.post("/auth/token", auth=None, response={200: dict[str, Any], **errors(400, 403)})
+@router.post("/auth/token", auth=None, response={200: dict[str, Any], **errors(400, 403, 429, 503)})
 def token_login(request: HttpRequest, payload: TokenIn) -> dict[str, Any]:
-    """Exchange a one-time sign-in token (from ``/login?token=...``) for a session."""
+    """Exchange a one-time sign-in token (from ``/login?token=...``) for a session.
+
+    Throttled per address like a sign-in (429 with ``Retry-After``). For an hour the
+    session may set a new password without the old one (``POST /api/auth/password``).
+    """
     require_csrf(request)
-    user = services.do_redeem_login_token(payload.token)
+    attempt = throttle.begin_attempt(request, None)
+    try:
+        user = services.do_redeem_login_token(payload.token)
+    except InvalidInput:
+        throttle.end_attempt(attempt, succeeded=False)
+        raise
+    throttle.end_attempt(attempt, succeeded=True)
     login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    accounts.mark_link_session(request.session)
     return {"id": user.pk, "username": user.get_username(), "is_staff": bool(user.is_staff)}
 
 
@@ -201,7 +219,12 @@ def get_course(request: HttpRequest, course_id: int) -> dict[str, Any]:
     response={200: list[StudentAddedOut], **errors(400, 401, 404)},
 )
 def add_students_csv(request: HttpRequest, course_id: int, payload: CsvIn) -> list[dict[str, Any]]:
-    """Add students from CSV lines ``username,email``; each row gets a one-time sign-in link."""
+    """Add students from CSV lines ``username,email``; each new account gets a one-time link.
+
+    An existing account is enrolled only when it is a plain student account, and gets no
+    link; a row naming an instructor, staff, admin or superuser account is an error
+    (``rows[N].username``, ``csv.not_a_student``) and nothing is written.
+    """
     course = services.check_course(request.user, course_id, manage=True)
     return services.do_add_students_csv(request.user, course, payload.csv)
 
@@ -330,6 +353,6 @@ def cancel(request: HttpRequest, reservation_id: int) -> dict[str, Any]:
 
 @router.get("/quota", response={200: QuotaOut, **errors(401)})
 def my_quota(request: HttpRequest) -> dict[str, int | None]:
-    """Return the caller's limits (null: none)."""
+    """Return the caller's limits (null: none); ``lab.quotas`` enforces them on every path."""
     services._authed(request.user)
-    return services.effective_quota(request.user)
+    return quotas.effective_limits(request.user)

@@ -187,7 +187,9 @@ CheckSpec = Annotated[
     Field(discriminator="kind"),
 ]
 
-_LIST = TypeAdapter(Annotated[list[CheckSpec], Field(max_length=MAX_CHECKS)])
+_LIST: TypeAdapter[list[Any]] = TypeAdapter(
+    Annotated[list[CheckSpec], Field(max_length=MAX_CHECKS)]  # type: ignore[arg-type]
+)
 
 
 @dataclass(frozen=True, slots=True)

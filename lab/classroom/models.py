@@ -160,7 +160,8 @@ class Reservation(models.Model):
 class Quota(models.Model):
     """Limits for the members of a role (group) or the students of a course.
 
-    An empty limit means no limit; a user under several quotas gets the smallest.
+    A user under several quotas gets the smallest limit; a limit none of them sets is
+    the site default (``TOPOLAB_QUOTA_*``). ``lab/quotas.py`` is the one rule using them.
     """
 
     group = models.ForeignKey(Group, null=True, blank=True, on_delete=models.CASCADE)
@@ -169,6 +170,7 @@ class Quota(models.Model):
     )
     concurrent_labs = models.PositiveIntegerField(null=True, blank=True)
     nodes_per_lab = models.PositiveIntegerField(null=True, blank=True)
+    labs_owned = models.PositiveIntegerField(null=True, blank=True)
     hours_per_week = models.PositiveIntegerField(null=True, blank=True)
 
     class Meta:

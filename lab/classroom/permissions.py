@@ -1,7 +1,7 @@
 """Roles and the one question every lab endpoint asks: may this user do this to that lab?
 
-Roles are Django groups (``admin``, ``instructor``, ``student``) with model
-permissions, made by ``ensure_roles()``. Lab access is decided only by
+Roles are Django groups (``admin``, ``instructor``, ``student``) made by
+``ensure_roles()``; only ``admin`` holds model permissions. Lab access is decided only by
 ``can_access_lab(user, lab, action)``: the owner may do everything; an admin
 may too; an instructor may act on the labs of their own courses (students'
 exercise copies and the exercises' source labs); nobody else may, and callers
@@ -23,50 +23,27 @@ ACTIONS = frozenset(
     {"read", "write", "delete", "deploy", "capture", "console", "checks", "journey"}
 )
 
-_CLASSROOM_MODELS = (
-    "course",
-    "exercise",
-    "exerciseattempt",
-    "checkstatus",
-    "reservation",
-    "quota",
-    "logintoken",
-)
-_ROLE_PERMS: dict[str, list[str]] = {
-    INSTRUCTOR: [
-        "add_course",
-        "change_course",
-        "view_course",
-        "add_exercise",
-        "change_exercise",
-        "delete_exercise",
-        "view_exercise",
-        "view_exerciseattempt",
-        "view_checkstatus",
-        "add_reservation",
-        "view_reservation",
-        "add_lab",
-        "view_lab",
-    ],
-    STUDENT: ["view_course", "view_exercise", "add_reservation", "view_reservation", "add_lab"],
-}
+# Roles carry no model permissions: the Django admin is for superusers only, and the
+# API decides everything through ``instructs`` and ``can_access_lab``. A model-wide
+# "view_lab" would let its holder read every user's labs wherever Django checks it.
+_ROLE_PERMS: dict[str, list[str]] = {INSTRUCTOR: [], STUDENT: []}
 
 
 def ensure_roles(using: str = "default") -> dict[str, Group]:
-    """Create the three role groups with their permissions (idempotent); return them.
+    """Create the three role groups with exactly their permissions (idempotent); return them.
 
-    ``admin`` gets every permission of the ``lab`` app. Safe to call from a
-    post_migrate handler and from tests.
+    ``admin`` gets every permission of the ``lab`` app; the other roles get those in
+    ``_ROLE_PERMS`` and lose any others (an older install gave instructors model-wide
+    ones). Safe to call from a post_migrate handler and from tests.
     """
     groups: dict[str, Group] = {}
     lab_perms = Permission.objects.using(using).filter(content_type__app_label="lab")
     for role in ROLES:
         group, _ = Group.objects.using(using).get_or_create(name=role)
         if role == ADMIN:
-            wanted = list(lab_perms)
+            group.permissions.add(*lab_perms)
         else:
-            wanted = list(lab_perms.filter(codename__in=_ROLE_PERMS[role]))
-        group.permissions.add(*wanted)
+            group.permissions.set(lab_perms.filter(codename__in=_ROLE_PERMS[role]))
         groups[role] = group
     return groups
 

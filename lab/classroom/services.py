@@ -15,16 +15,16 @@ import logging
 import re
 import secrets
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 from pydantic import ValidationError
 
-from lab import events
+from lab import events, quotas
 from lab import services as lab_services
 from lab.classroom.booking import Slot, fits, next_free_slot
 from lab.classroom.checks import CheckResult, ChecksError, dump_checks, load_checks
@@ -34,7 +34,6 @@ from lab.classroom.models import (
     Exercise,
     ExerciseAttempt,
     LoginToken,
-    Quota,
     Reservation,
 )
 from lab.classroom.permissions import (
@@ -69,13 +68,6 @@ class Forbidden(ServiceError):
 
     status = 403
     code = "role.forbidden"
-
-
-class QuotaExceeded(ServiceError):
-    """A quota refuses the request (409); the code names the quota (``quota.nodes_per_lab``)."""
-
-    status = 409
-    code = "quota.exceeded"
 
 
 class SlotTaken(Conflict):
@@ -183,7 +175,12 @@ def _hash_token(token: str) -> str:
 
 
 def do_issue_login_token(user: Any, ttl: timedelta = LOGIN_TOKEN_TTL) -> str:
-    """Make a one-time sign-in token for ``user``; return the token (only its hash is kept)."""
+    """Make a one-time sign-in token for ``user``; return the token (only its hash is kept).
+
+    Only two callers: a new account made from an enrolment CSV, and an admin helping
+    someone who forgot their password (``manage.py topolab_login_link``, the user admin's
+    action). A token signs in as its account, so nothing else may issue one.
+    """
     token = secrets.token_urlsafe(32)
     LoginToken.objects.create(
         user=user, token_hash=_hash_token(token), expires=timezone.now() + ttl
@@ -226,7 +223,15 @@ def do_redeem_login_token(token: str) -> Any:
     return row.user
 
 
-def parse_students_csv(text: str) -> list[tuple[str, str]]:
+class CsvRow(NamedTuple):
+    """One student row of an enrolment CSV; ``position`` is its place (``rows[3]``)."""
+
+    position: int
+    username: str
+    email: str
+
+
+def parse_students_csv(text: str) -> list[CsvRow]:
     """Parse ``username,email`` lines (a header line is allowed); report every bad row.
 
     Raises:
@@ -244,7 +249,7 @@ def parse_students_csv(text: str) -> list[tuple[str, str]]:
             f"at most {MAX_CSV_ROWS} rows", issues=[Issue("csv", "csv.too_long", "too many rows")]
         )
     issues: list[Issue] = []
-    out: list[tuple[str, str]] = []
+    out: list[CsvRow] = []
     seen: set[str] = set()
     for i, row in enumerate(rows):
         if not any(c.strip() for c in row):
@@ -262,21 +267,34 @@ def parse_students_csv(text: str) -> list[tuple[str, str]]:
         if username in seen:
             issues.append(Issue(f"rows[{i}].username", "csv.duplicate", "listed twice"))
         seen.add(username)
-        out.append((username, email))
+        out.append(CsvRow(i, username, email))
     if issues:
         raise InvalidInput(issues[0].message, issues=issues)
     return out
 
 
-def do_add_students_csv(user: Any, course: Course, text: str) -> list[dict[str, Any]]:
-    """Add the students of a CSV (``username,email``) to a course; each gets a sign-in link.
+def plain_student(account: Any) -> bool:
+    """Return whether ``account`` is a plain student account: in the ``student`` role and
+    nothing else (no other group, no permission of its own, not staff, not superuser)."""
+    if account.is_staff or account.is_superuser or account.user_permissions.exists():
+        return False
+    return set(account.groups.values_list("name", flat=True)) == {STUDENT}
 
-    Accounts that do not exist are made (without a usable password: they sign in
-    by link). Nothing is written when any row is bad.
+
+def do_add_students_csv(user: Any, course: Course, text: str) -> list[dict[str, Any]]:
+    """Add the students of a CSV (``username,email``) to a course.
+
+    Accounts that do not exist are made as students (without a usable password) and
+    each gets a one-time sign-in link. An existing account is enrolled only when it is
+    a plain student account (``plain_student``), and never gets a link: a link signs
+    in as its account, so issuing one for an existing account would hand it over.
+    Nothing is written when any row is bad.
 
     Raises:
         NotFound: the user does not teach the course.
-        InvalidInput: bad rows, each named.
+        InvalidInput: bad rows, each named; ``csv.not_a_student`` at
+            ``rows[N].username`` for an existing account that is not a plain student
+            (an instructor, an admin, staff, a superuser, or one with no role).
     """
     if not instructs(user, course):
         raise NotFound(f"no course {course.pk}", code="course.not_found")
@@ -284,23 +302,56 @@ def do_add_students_csv(user: Any, course: Course, text: str) -> list[dict[str, 
     user_model = get_user_model()
     out: list[dict[str, Any]] = []
     with transaction.atomic():
-        student_group = ensure_roles()[STUDENT]
-        for username, email in rows:
-            student, created = user_model.objects.get_or_create(
-                username=username, defaults={"email": email}
+        existing = {
+            account.get_username(): account
+            for account in user_model.objects.select_for_update().filter(
+                username__in=[row.username for row in rows]
             )
-            if created:
+        }
+        refused = [
+            Issue(
+                f"rows[{row.position}].username",
+                "csv.not_a_student",
+                f"{row.username!r} is an existing account that is not a plain student "
+                "account; it is left alone",
+                "only new accounts and existing student accounts can be enrolled",
+            )
+            for row in rows
+            if row.username in existing and not plain_student(existing[row.username])
+        ]
+        if refused:
+            raise InvalidInput(refused[0].message, code="csv.not_a_student", issues=refused)
+        student_group = ensure_roles()[STUDENT]
+        for row in rows:
+            student = existing.get(row.username)
+            link: str | None = None
+            if student is None:
+                try:
+                    student = user_model.objects.create(username=row.username, email=row.email)
+                except IntegrityError:
+                    # Made by a concurrent request after the lookup above: never taken over.
+                    raise Conflict(
+                        f"the account {row.username!r} was just made by another request",
+                        code="csv.concurrent",
+                        issues=[
+                            Issue(
+                                f"rows[{row.position}].username",
+                                "csv.concurrent",
+                                "made meanwhile by another request; send the CSV again",
+                            )
+                        ],
+                    ) from None
                 student.set_unusable_password()
                 student.save()
-            student.groups.add(student_group)
+                student.groups.add(student_group)
+                link = login_link(do_issue_login_token(student))
             course.students.add(student)
-            token = do_issue_login_token(student)
             out.append(
                 {
-                    "username": username,
+                    "username": row.username,
                     "email": student.email,
-                    "created": created,
-                    "login_link": login_link(token),
+                    "created": link is not None,
+                    "login_link": link,
                 }
             )
     return out
@@ -423,26 +474,24 @@ def do_start_exercise(user: Any, exercise: Exercise) -> ExerciseAttempt:
     """Give the user their own copy of the exercise's lab and deploy it.
 
     A second start returns the existing copy (deploying it again if it is stopped).
+    Making the copy and deploying it is one transaction: when a quota refuses the
+    deploy, no copy is left behind.
 
     Raises:
         NotFound: the user is not in the exercise's course.
-        QuotaExceeded: ``quota.nodes_per_lab`` or ``quota.concurrent_labs``.
+        QuotaExceeded: ``quota.nodes_per_lab``, ``quota.labs_owned`` or
+            ``quota.concurrent_labs`` (``lab.quotas``, the one rule).
         Conflict: a deployment of the copy is in progress.
     """
     check_exercise(user, exercise.pk)
-    nodes = len(exercise.template.get("nodes", []))
-    check_quota_nodes(user, nodes)
-    attempt = attempt_of(exercise, user)
-    if attempt is None:
-        check_quota_concurrent_labs(user)
-        with transaction.atomic():
+    with transaction.atomic():
+        attempt = attempt_of(exercise, user)
+        if attempt is None:
             lab = lab_services.do_create_lab(user, exercise.title[:100], topology=exercise.template)
             attempt = ExerciseAttempt.objects.create(exercise=exercise, student=user, lab=lab)
-    lab = attempt.lab
-    if lab.state in (Lab.State.STOPPED, Lab.State.FAILED, Lab.State.UNKNOWN):
-        if lab.state == Lab.State.STOPPED:
-            check_quota_concurrent_labs(user, exclude_lab=lab.pk)
-        lab_services.do_request_deploy(lab, user)
+        lab = attempt.lab
+        if lab.state in (Lab.State.STOPPED, Lab.State.FAILED, Lab.State.UNKNOWN):
+            lab_services.do_request_deploy(lab, user)
     return attempt
 
 
@@ -642,116 +691,6 @@ def _csv_safe(value: str) -> str:
     return "'" + value if value[:1] in ("=", "+", "-", "@") else value
 
 
-# -- quotas -----------------------------------------------------------------------------
-
-QUOTA_NAMES = ("concurrent_labs", "nodes_per_lab", "hours_per_week")
-
-
-def effective_quota(user: Any) -> dict[str, int | None]:
-    """Return the user's limits: the smallest of every quota of their roles and courses."""
-    limits: dict[str, int | None] = dict.fromkeys(QUOTA_NAMES)
-    if is_admin(user):
-        return limits
-    quotas = Quota.objects.filter(
-        Q(group__in=user.groups.all()) | Q(course__in=user.courses_taken.all())
-    )
-    for quota in quotas:
-        for name in QUOTA_NAMES:
-            value = getattr(quota, name)
-            if value is not None:
-                current = limits[name]
-                limits[name] = value if current is None else min(current, value)
-    return limits
-
-
-def _quota_error(name: str, message: str, path: str) -> QuotaExceeded:
-    code = f"quota.{name}"
-    return QuotaExceeded(message, code=code, issues=[Issue(path, code, message)])
-
-
-def check_quota_nodes(user: Any, nodes: int) -> None:
-    """Refuse a lab with more nodes than the user's ``nodes_per_lab`` quota.
-
-    Raises:
-        QuotaExceeded: ``quota.nodes_per_lab``.
-    """
-    limit = effective_quota(user)["nodes_per_lab"]
-    if limit is not None and nodes > limit:
-        raise _quota_error(
-            "nodes_per_lab",
-            f"quota nodes_per_lab: the lab has {nodes} nodes, your limit is {limit}",
-            "lab",
-        )
-
-
-def check_quota_concurrent_labs(user: Any, exclude_lab: int | None = None) -> None:
-    """Refuse one more running lab beyond the user's ``concurrent_labs`` quota.
-
-    Raises:
-        QuotaExceeded: ``quota.concurrent_labs``.
-    """
-    limit = effective_quota(user)["concurrent_labs"]
-    if limit is None:
-        return
-    running = Lab.objects.filter(
-        owner=user, state__in=[Lab.State.RUNNING, Lab.State.DEPLOYING]
-    ).exclude(pk=exclude_lab)
-    if running.count() + 1 > limit:
-        raise _quota_error(
-            "concurrent_labs",
-            f"quota concurrent_labs: you already run {running.count()} labs, your limit is {limit}",
-            "lab",
-        )
-
-
-def _week_bounds(moment: datetime) -> tuple[datetime, datetime]:
-    day = moment.astimezone(timezone.get_current_timezone())
-    start = (day - timedelta(days=day.weekday())).replace(hour=0, minute=0, second=0, microsecond=0)
-    return start, start + timedelta(days=7)
-
-
-def _hours(start: datetime, end: datetime) -> float:
-    return max(0.0, (end - start).total_seconds() / 3600)
-
-
-def check_quota_booking(
-    user: Any, start: datetime, end: datetime, nodes: int, exclude: int | None = None
-) -> None:
-    """Refuse a booking beyond the user's quotas: nodes, overlapping labs, hours per week.
-
-    Raises:
-        QuotaExceeded: ``quota.nodes_per_lab``, ``quota.concurrent_labs`` or
-            ``quota.hours_per_week``.
-    """
-    check_quota_nodes(user, nodes)
-    limits = effective_quota(user)
-    mine = Reservation.objects.filter(user=user, state__in=Reservation.HOLDING).exclude(pk=exclude)
-    if limits["concurrent_labs"] is not None:
-        overlapping = mine.filter(start__lt=end, end__gt=start).values("lab_id").distinct().count()
-        if overlapping + 1 > limits["concurrent_labs"]:
-            raise _quota_error(
-                "concurrent_labs",
-                f"quota concurrent_labs: {overlapping} of your labs are booked in that time, "
-                f"your limit is {limits['concurrent_labs']}",
-                "start",
-            )
-    limit = limits["hours_per_week"]
-    if limit is not None:
-        week_start, week_end = _week_bounds(start)
-        used = sum(
-            _hours(max(r.start, week_start), min(r.end, week_end))
-            for r in mine.filter(start__lt=week_end, end__gt=week_start)
-        )
-        wanted = _hours(max(start, week_start), min(end, week_end))
-        if used + wanted > limit:
-            raise _quota_error(
-                "hours_per_week",
-                f"quota hours_per_week: {used:g} h booked this week plus {wanted:g} h "
-                f"is more than your limit of {limit} h",
-                "end",
-            )
-
-
 # -- reservations -----------------------------------------------------------------------
 
 
@@ -763,7 +702,7 @@ def _lab_nodes(lab: Lab) -> int:
     revision = lab.latest_revision()
     if revision is None:
         raise Conflict("the lab has no valid topology yet", code="lab.no_topology")
-    return len(revision.document.get("nodes", []))
+    return quotas.node_count(revision.document)
 
 
 def _host_for(lab: Lab) -> LabHost:
@@ -815,7 +754,7 @@ def do_book(user: Any, lab: Lab, start: Any, end: Any, now: datetime | None = No
     Raises:
         NotFound: the user may not deploy the lab.
         InvalidInput: a bad slot.
-        QuotaExceeded: a quota refuses it (the code names the quota).
+        QuotaExceeded: a quota refuses it (``lab.quotas``; the code names the quota).
         SlotTaken: the host would overfill; ``next_free`` suggests a start.
     """
     _authed(user)
@@ -827,7 +766,8 @@ def do_book(user: Any, lab: Lab, start: Any, end: Any, now: datetime | None = No
     host = _host_for(lab)
     with transaction.atomic():
         locked = LabHost.objects.select_for_update().get(pk=host.pk)
-        check_quota_booking(user, start, end, nodes)
+        booking = quotas.Booking(start=start, end=end)
+        quotas.check_quota(user.pk, quotas.Want(nodes=nodes, nodes_path="lab", booking=booking))
         slots = _slots(locked.pk)
         if not fits(slots, locked.capacity_nodes, nodes, start, end):
             free = next_free_slot(slots, locked.capacity_nodes, nodes, start, end - start)
@@ -865,7 +805,7 @@ def do_extend(
     Raises:
         Conflict: ``reservation.over`` (ended or cancelled); ``SlotTaken`` when full.
         InvalidInput: the new end is not after the current one.
-        QuotaExceeded: ``quota.hours_per_week``.
+        QuotaExceeded: ``quota.hours_per_week`` or ``quota.concurrent_labs`` (``lab.quotas``).
     """
     now = now or timezone.now()
     if reservation.state not in Reservation.HOLDING:
@@ -878,7 +818,9 @@ def do_extend(
         )
     with transaction.atomic():
         locked = LabHost.objects.select_for_update().get(pk=reservation.host_id)
-        check_quota_booking(user, start, new_end, reservation.nodes, exclude=reservation.pk)
+        booking = quotas.Booking(start=start, end=new_end, exclude=reservation.pk)
+        want = quotas.Want(nodes=reservation.nodes, nodes_path="lab", booking=booking)
+        quotas.check_quota(user.pk, want)
         slots = _slots(locked.pk, exclude=reservation.pk)
         if not fits(slots, locked.capacity_nodes, reservation.nodes, reservation.end, new_end):
             raise SlotTaken(

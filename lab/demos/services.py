@@ -104,6 +104,26 @@ def do_open_demo(user: services.User, slug: str) -> Lab:
     return lab
 
 
+def do_open_demo_lab(user: services.User, slug: str) -> tuple[Lab, bool]:
+    """Return the user's lab of demo ``slug``, made on the first open; True if made now.
+
+    Opening a demo again opens the lab made the first time (as the user left it), so
+    the library makes one lab per demo, not one per click; a user who deleted it gets
+    a new one.
+
+    Raises:
+        NotAuthenticated: the user is anonymous.
+        NotFound: no such demo.
+    """
+    demo = check_demo(slug)
+    owner_id = services._user_id(user)
+    mine = DemoLab.objects.filter(lab__owner_id=owner_id, slug=demo.slug).select_related("lab")
+    record = mine.order_by("-lab_id").first()
+    if record is not None:
+        return record.lab, False
+    return do_open_demo(user, slug), True
+
+
 def check_demo_lab(user: services.User, lab_id: int) -> tuple[Lab, Demo]:
     """Return the user's demo lab ``lab_id`` and its demo.
 

@@ -6,6 +6,7 @@ stable machine code the client can branch on, a sentence for people and a hint.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 
 
@@ -24,12 +25,17 @@ class Issue:
 
 
 class TopologyError(ValueError):
-    """A document that is not a valid topology; ``issues`` lists every problem."""
+    """A document that is not a valid topology; ``issues`` lists every problem.
+
+    ``warnings`` holds what an import found before it failed (what it would not
+    have carried), so a failing import still says all it knows.
+    """
 
     code = "topology.invalid"
 
-    def __init__(self, issues: list[Issue]) -> None:
+    def __init__(self, issues: list[Issue], warnings: Iterable[Issue] = ()) -> None:
         self.issues = list(issues)
+        self.warnings = list(warnings)
         first = self.issues[0] if self.issues else None
         summary = f"{first.path}: {first.message}" if first else "invalid topology"
         more = f" (and {len(self.issues) - 1} more)" if len(self.issues) > 1 else ""

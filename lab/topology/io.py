@@ -10,6 +10,8 @@ short, and writes endpoints as ``"node:interface"``; ``loads(dumps(t)) == t``.
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
 import yaml
@@ -29,40 +31,116 @@ MAX_TEXT_BYTES = 8 * 1024 * 1024
 MAX_YAML_BYTES = 2 * 1024 * 1024
 MAX_DEPTH = 32  # the schema itself nests 6 deep
 MAX_ELEMENTS = 1_500_000  # scalars + containers, counted with aliases expanded
+# Elements YAML aliases may add (each use counts its target, expanded): room for anchors
+# shared by hundreds of nodes, not for a "billion laughs" document of a few lines.
+MAX_ALIAS_ELEMENTS = 20_000
+_MERGE_TAG = "tag:yaml.org,2002:merge"
 
 _ENDPOINT_FIELDS = ("a", "b", "endpoint", "parent")
 
 
+class DuplicateKeyError(ValueError):
+    """A JSON object or YAML mapping names the same key twice."""
+
+    def __init__(self, key: object, where: str = "") -> None:
+        super().__init__(f"the key {key!r} appears twice in one object{where}")
+        self.key = key
+
+
+def unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """``object_pairs_hook`` for ``json.loads`` that refuses a key given twice.
+
+    Python's ``json`` keeps the last value silently; a document whose meaning
+    depends on which copy wins is refused instead.
+
+    Raises:
+        DuplicateKeyError: naming the key.
+    """
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise DuplicateKeyError(key)
+        out[key] = value
+    return out
+
+
+def _syntax_issue(code: str, message: str, hint: str) -> TopologyError:
+    return TopologyError([Issue("$", code, message, hint)])
+
+
 class _GuardedLoader(yaml.SafeLoader):
-    """``yaml.SafeLoader`` that refuses documents nested too deeply while composing.
+    """``yaml.SafeLoader`` that bounds a document while composing it, before expansion.
 
     Deep nesting is refused before construction, so a hostile document cannot
-    exhaust the stack; alias expansion is bounded by ``_check_size`` afterwards.
+    exhaust the stack. Each node's size with aliases expanded is known once it is
+    composed, so an alias use is charged its target's whole size there: a
+    "billion laughs" document is refused after composing a few lines, never
+    expanded. A mapping that names a key twice is refused (naming key and line).
     """
 
     def __init__(self, stream: str) -> None:
         super().__init__(stream)
         self._depth = 0
+        self._sizes: dict[int, int] = {}
+        self._alias_elements = 0
 
     def compose_node(self, parent: Any, index: Any) -> Any:
         self._depth += 1
         try:
             if self._depth > MAX_DEPTH:
                 mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
-                raise TopologyError(
-                    [
-                        Issue(
-                            "$",
-                            "syntax.too_deep",
-                            f"the document is nested more than {MAX_DEPTH} levels deep "
-                            f"(line {mark.line + 1})",
-                            "a topology needs only a few levels; check the indentation",
-                        )
-                    ]
+                raise _syntax_issue(
+                    "syntax.too_deep",
+                    f"the document is nested more than {MAX_DEPTH} levels deep "
+                    f"(line {mark.line + 1})",
+                    "a topology needs only a few levels; check the indentation",
                 )
-            return super().compose_node(parent, index)
+            alias = self.check_event(yaml.AliasEvent)  # type: ignore[no-untyped-call]
+            line = self.peek_event().start_mark.line + 1  # type: ignore[no-untyped-call]
+            node = super().compose_node(parent, index)
+            if alias:
+                size = self._sizes.get(id(node))
+                if size is None:
+                    raise _syntax_issue(
+                        "syntax.yaml_alias",
+                        f"a YAML alias at line {line} refers to a node that contains it",
+                        "write the value out; a document cannot contain itself",
+                    )
+                self._alias_elements += size
+                if self._alias_elements > MAX_ALIAS_ELEMENTS:
+                    raise _syntax_issue(
+                        "syntax.yaml_alias",
+                        f"YAML aliases expand to more than {MAX_ALIAS_ELEMENTS} elements "
+                        f"(line {line})",
+                        "write repeated parts out, or use fewer aliases",
+                    )
+                return node
+            size = 1
+            if isinstance(node, yaml.SequenceNode):
+                size += sum(self._sizes[id(child)] for child in node.value)
+            elif isinstance(node, yaml.MappingNode):
+                size += sum(self._sizes[id(k)] + self._sizes[id(v)] for k, v in node.value)
+            if size > MAX_ELEMENTS:
+                raise _too_big(f"more than {MAX_ELEMENTS} elements")
+            self._sizes[id(node)] = size
+            return node
         finally:
             self._depth -= 1
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+        if isinstance(node, yaml.MappingNode):
+            seen: set[Any] = set()
+            for key_node, _ in node.value:
+                if key_node.tag == _MERGE_TAG:
+                    continue  # "<<" merges: its keys may be overridden on purpose
+                key = self.construct_object(key_node, deep=True)  # type: ignore[no-untyped-call]
+                try:
+                    if key in seen:
+                        raise DuplicateKeyError(key, f" (line {key_node.start_mark.line + 1})")
+                    seen.add(key)
+                except TypeError:
+                    continue  # unhashable: SafeLoader refuses it with its own message
+        return super().construct_mapping(node, deep)
 
 
 _LINE_BREAKS = frozenset("\x85\u2028\u2029")
@@ -164,13 +242,24 @@ def parse_text(text: str | bytes, fmt: str) -> dict[str, Any]:
     data: Any
     try:
         if fmt == "json":
-            data = json.loads(text)
+            data = json.loads(text, object_pairs_hook=unique_keys)
         else:
             loader = _GuardedLoader(text)
             try:
                 data = loader.get_single_data()
             finally:
                 loader.dispose()
+    except DuplicateKeyError as exc:
+        raise TopologyError(
+            [
+                Issue(
+                    "$",
+                    "syntax.duplicate_key",
+                    str(exc),
+                    "keep one of them: which one was meant cannot be guessed",
+                )
+            ]
+        ) from None
     except json.JSONDecodeError as exc:
         raise TopologyError(
             [
@@ -270,26 +359,50 @@ def dumps(topology: Topology, fmt: str = "json") -> str:
     )
 
 
+_CLAB_LINE = re.compile(r"(?m)^topology:[ \t]*(#.*)?$")
+
+
+def _as_str(text: str | bytes) -> str:
+    return text.decode("utf-8", "replace") if isinstance(text, bytes) else text
+
+
 def import_text(
-    text: str | bytes, fmt: str, limits: Limits | None = None
+    text: str | bytes,
+    fmt: str,
+    limits: Limits | None = None,
+    env: Mapping[str, str] | None = None,
+    read_bind: Callable[[str], str | None] | None = None,
 ) -> tuple[Topology, list[Issue]]:
     """Import a document in any supported format (``json``, ``yaml``, ``clab``).
 
+    The format is also told by content: a JSON or YAML document with a
+    top-level ``topology`` mapping is a containerlab file, whatever its name
+    (a Topolab document has no such field). ``env`` holds the values a
+    containerlab file's ``${VAR}`` may use (none by default); ``read_bind`` reads
+    its binds' files (see ``import_clab``).
+
     Returns the topology and the warnings about what could not be carried
-    (only containerlab files produce warnings). Every format is validated:
-    a containerlab file whose converted lab has problems raises like JSON does
-    (the issue paths then name the converted document).
+    (only containerlab files produce warnings). Every format is validated; a
+    containerlab file's issues name places in that file.
 
     Raises:
         TopologyError: when the text cannot be turned into a valid topology.
     """
-    if fmt == "clab":
-        from .clab import import_clab
+    from .clab import import_clab, is_containerlab, is_go_template
 
-        topology, warnings = import_clab(text)
-        # Same bar as JSON and YAML: what comes in is a valid topology.
-        return load_topology(topology.model_dump(mode="json"), limits), warnings
-    return loads(text, fmt, limits), []
+    if fmt == "clab":
+        return import_clab(text, env, limits, read_bind)
+    try:
+        data = parse_text(text, fmt)
+    except TopologyError:
+        # A Go template does not parse (import_clab says to render it first); a YAML
+        # containerlab file read as JSON (a name without .yml) is still containerlab.
+        if is_go_template(text) or (fmt == "json" and _CLAB_LINE.search(_as_str(text))):
+            return import_clab(text, env, limits, read_bind)
+        raise
+    if is_containerlab(data):
+        return import_clab(text, env, limits, read_bind)
+    return load_topology(data, limits), []
 
 
 def export_text(topology: Topology, fmt: str) -> str:
@@ -299,7 +412,7 @@ def export_text(topology: Topology, fmt: str) -> str:
         TopologyError: on an unknown format.
     """
     if fmt == "clab":
-        from .clab import dumps_clab
+        from .clab_export import dumps_clab
 
         return dumps_clab(topology)
     return dumps(topology, fmt)

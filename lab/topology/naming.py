@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Collection
 
 IFNAMSIZ = 15  # usable characters: the kernel's IFNAMSIZ (16) less the NUL
 NS_PREFIX = "tl-"
@@ -110,6 +111,65 @@ def parse_owner_alias(alias: str | None) -> tuple[str, str | None] | None:
     if parts[0] != OWNER_PREFIX or len(parts) not in (2, 3) or not is_lab_key(parts[1]):
         return None
     return parts[1], (parts[2] if len(parts) == 3 else None)
+
+
+def _digest(text: str, salt: int) -> str:
+    return hashlib.sha256(f"{salt}\0{text}".encode()).hexdigest()
+
+
+def _unique(readable: str, original: str, limit: int, taken: Collection[str]) -> str:
+    """Return ``readable`` if it is free, else a stable hashed variant of it."""
+    if readable not in taken:
+        return readable
+    salt = 0
+    while True:  # a collision on 4 hex digits twice in one node is vanishingly rare
+        name = f"{readable[: limit - 5]}-{_digest(original, salt)[:4]}"
+        if name not in taken:
+            return name
+        salt += 1
+
+
+def kernel_ifname(name: str, taken: Collection[str] = ()) -> str:
+    """Return a name the kernel accepts for an interface called ``name`` elsewhere.
+
+    A valid name is kept. Otherwise the mapping is deterministic and readable,
+    in the spirit of containerlab's own altnames: ``/``, ``:``, white space and
+    non-ASCII characters become ``-`` (``ethernet-1/1`` -> ``ethernet-1-1``); a
+    name still longer than 15 characters keeps two letters of its leading word
+    and its numbers (``GigabitEthernet0/0/0/1`` -> ``Gi0-0-0-1``), or is cut and
+    given a hash. A name in ``taken`` (the node's other interfaces) is never
+    returned: a clash gets a hashed variant instead.
+    """
+    if not check_ifname(name) and name not in taken:
+        return name
+    readable = "".join("-" if ch in "/:" or ch.isspace() or not ch.isascii() else ch for ch in name)
+    if len(readable) > IFNAMSIZ:
+        word = re.match(r"[A-Za-z]+", readable)
+        # Only a word followed by numbers: "GigabitEthernet0/1" -> "Gi0-1" keeps its meaning.
+        rest = readable[word.end() :] if word is not None else ""
+        if word is not None and len(word.group()) > 2 and re.search(r"\d", rest):
+            readable = word.group()[:2] + rest
+    if len(readable) > IFNAMSIZ:
+        readable = f"{readable[: IFNAMSIZ - 5]}-{_digest(name, 0)[:4]}"
+    if readable in {"", ".", ".."}:
+        readable = f"if-{_digest(name, 0)[:8]}"
+    return _unique(readable, name, IFNAMSIZ, taken)
+
+
+def node_name_for(name: str, taken: Collection[str] = ()) -> str:
+    """Return a valid node name for a node called ``name`` elsewhere (e.g. ``a|b`` -> ``a-b``).
+
+    A valid name is kept; otherwise every character a node name may not hold
+    becomes ``-``, a name longer than ``NODE_NAME_MAX`` is cut and given a
+    hash, and a name in ``taken`` is never returned.
+    """
+    if not check_node_name(name) and name not in taken:
+        return name
+    readable = "".join(ch if ch.isascii() and (ch.isalnum() or ch in "_.-") else "-" for ch in name)
+    readable = re.sub(r"^[^A-Za-z0-9]+", "", readable) or f"node-{_digest(name, 0)[:6]}"
+    if len(readable) > NODE_NAME_MAX:
+        readable = f"{readable[: NODE_NAME_MAX - 5]}-{_digest(name, 0)[:4]}"
+    return _unique(readable, name, NODE_NAME_MAX, taken)
 
 
 def temp_ifname(*parts: str) -> str:

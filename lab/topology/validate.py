@@ -14,6 +14,7 @@ naming the object, because the error text is what the user reads.
 
 from __future__ import annotations
 
+import posixpath
 from collections import defaultdict, deque
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
@@ -24,15 +25,22 @@ from .errors import Issue
 from .limits import Limits
 from .naming import IFNAMSIZ, check_ifname, check_node_name
 from .schema import (
+    BOND_MODES_WITH_PRIMARY,
+    FRR_DAEMONS,
+    NODE_FILE_MAX_BYTES,
+    NODE_FILES_TOTAL_MAX_BYTES,
     BondLink,
     Endpoint,
     Interface,
     IpvlanLink,
+    IpvtapLink,
     Link,
+    MacsecKey,
     MacsecLink,
     MacvlanLink,
     MacvtapLink,
     Node,
+    TeamLink,
     Topology,
     TunLink,
     VethLink,
@@ -40,6 +48,10 @@ from .schema import (
     VxcanLink,
     VxlanLink,
 )
+
+# Children that hang on a parent interface's wire (the kernel's macvlan/ipvlan ports).
+ChildLink = MacvlanLink | MacvtapLink | IpvlanLink | IpvtapLink
+Aggregate = BondLink | TeamLink
 
 VNI_MAX = 16_777_215
 DEFAULT_MTU = 1500
@@ -53,7 +65,7 @@ CODES: dict[str, str] = {
     "limit.too_many_nodes": "more nodes than this server allows",
     "limit.too_many_links": "more links than this server allows",
     "limit.too_many_interfaces": "a node has more interfaces than this server allows",
-    "name.duplicate": "two nodes, interfaces, bridges or bond members share a name",
+    "name.duplicate": "two nodes, interfaces, bridges or bond/team members share a name",
     "name.too_long": "a name is longer than the kernel allows (15 bytes for devices)",
     "name.invalid_chars": "a name holds characters the kernel or Topolab refuses",
     "name.empty": "a name is empty",
@@ -70,8 +82,10 @@ CODES: dict[str, str] = {
     "endpoint.unknown_interface": "a link names an interface its node does not declare",
     "link.parent_is_endpoint": "a child device names itself as its parent",
     "link.parent_not_created": "a parent or member interface is made by no link",
-    "link.parent_is_bridge_port": "a macvlan/macvtap/ipvlan parent is enslaved to a bridge",
+    "link.parent_is_bridge_port": "a macvlan/macvtap/ipvlan/ipvtap parent is enslaved to a bridge",
     "link.parent_conflict": "ipvlan and macvlan children share one parent",
+    "link.rx_handler_busy": "an interface would be taken by two uppers (bridge, bond, team, "
+    "macsec, macvlan or ipvlan): the kernel gives each device one",
     "link.parent_on_other_host": "a child and its parent are placed on different lab hosts",
     "macvlan.source_without_macs": "a source-mode macvlan lists no source MACs",
     "macvlan.passthru_shared": "a passthru child shares its parent with other children",
@@ -89,8 +103,14 @@ CODES: dict[str, str] = {
     "vlan.id_range": "a VLAN id is outside 1..4094",
     "vlan.unknown_parent": "a vlan parent is not an interface of its node",
     "macsec.unknown_parent": "a macsec parent is not an interface of its node",
-    "bond.unknown_member": "a bond member is not an interface of its node",
-    "bond.member_in_two_bonds": "an interface is a member of two bonds",
+    "macsec.key_length": "a MACsec key's length does not fit the cipher",
+    "macsec.unknown_peer": "a MACsec rx peer is not the endpoint of a macsec link",
+    "bond.unknown_member": "a bond or team member is not an interface of its node",
+    "bond.member_in_two_bonds": "an interface is a member of two bonds or teams",
+    "bond.primary_not_member": "a bond or team primary is not one of its members",
+    "bond.primary_in_mode": "a bond primary is set in a mode without one",
+    "interface.vlans_without_filtering": "VLANs are set on a port of no VLAN-filtering bridge",
+    "netem.needs_delay": "netem jitter or reordering is asked for without a delay",
     "tun.bridge_port": "a tun device (Layer 3) is made a bridge port",
     "gateway.unreachable": "a gateway is on none of the node's subnets",
     "gateway.is_own_address": "a gateway is the node's own address",
@@ -103,6 +123,14 @@ CODES: dict[str, str] = {
     "route.duplicate": "two routes (or a route and the gateway) for one destination",
     "switch.loop_without_stp": "bridges joined in a loop where some bridge has STP off",
     "addressing.pool_exhausted": "automatic addressing needs more subnets than the pool holds",
+    "file.bad_path": "a node file's path is not a clean absolute path",
+    "file.not_allowed": "a node file lives where a node cannot have its own files",
+    "file.duplicate": "a node has two files at one path",
+    "file.too_large": "a node file, or a node's files together, are larger than allowed",
+    "exec.empty_line": "a node's exec line names no program",
+    "service.duplicate": "a node lists one service twice",
+    "service.option": "a service sets an option its kind does not take",
+    "service.frr_daemons_file": "an FRR daemons file a node carries cannot be read",
 }
 
 K = TypeVar("K", bound=Hashable)
@@ -180,8 +208,10 @@ def segments(topology: Topology) -> UnionFind[Port]:
 
     A segment is what one broadcast reaches: veth and vxcan pairs join their
     ends, a bridge joins its ports, VXLAN devices with the same VNI and port
-    join each other, macvlan/macvtap/ipvlan children join their parent's wire
-    and a bond joins its members. VLAN sub-interfaces are a segment of their own.
+    join each other, macvlan/macvtap/ipvlan/ipvtap children join their parent's
+    wire and a bond or team joins its members. VLAN sub-interfaces (and the VLANs
+    of a VLAN-filtering bridge, which are not told apart here) are a segment of
+    their own.
     """
     uf: UnionFind[Port] = UnionFind()
     for node in topology.nodes:
@@ -202,12 +232,12 @@ def segments(topology: Topology) -> UnionFind[Port]:
                 iface_port(link.endpoint.node, link.endpoint.interface),
                 ("vxlan", str(link.dstport), str(link.vni)),
             )
-        elif isinstance(link, MacvlanLink | MacvtapLink | IpvlanLink):
+        elif isinstance(link, ChildLink):
             uf.union(
                 iface_port(link.endpoint.node, link.endpoint.interface),
                 iface_port(link.parent.node, link.parent.interface),
             )
-        elif isinstance(link, BondLink):
+        elif isinstance(link, Aggregate):
             for member in link.members:
                 uf.union(
                     iface_port(link.endpoint.node, link.endpoint.interface),
@@ -372,6 +402,20 @@ class _Validator:
                 self._check_own_addresses(
                     path, f"interface {iface.name} of node {node.name}", iface.addresses
                 )
+                netem = iface.netem
+                if (
+                    netem is not None
+                    and not netem.delay_ms
+                    and (netem.jitter_ms or netem.reorder_pct)
+                ):
+                    what = "jitter" if netem.jitter_ms else "reordering"
+                    self.add(
+                        f"{path}.netem.delay_ms",
+                        "netem.needs_delay",
+                        f"interface {iface.name} of node {node.name} asks netem for {what} "
+                        "without a delay; netem varies and reorders around a delay",
+                        "set delay_ms (e.g. 10), or drop the jitter and reordering",
+                    )
             for k, bridge in enumerate(node.bridges):
                 self._check_own_addresses(
                     f"nodes[{i}].bridges[{k}]",
@@ -481,14 +525,15 @@ class _Validator:
             path = f"links[{li}]"
             if isinstance(link, VxlanLink):
                 self._check_vxlan(path, link)
-            elif isinstance(link, MacvlanLink | MacvtapLink | IpvlanLink):
+            elif isinstance(link, ChildLink):
                 self._check_child(path, link)
             elif isinstance(link, VlanLink):
                 self._check_vlan(path, link)
-            elif isinstance(link, BondLink):
+            elif isinstance(link, Aggregate):
                 self._check_bond(li, link)
             elif isinstance(link, MacsecLink):
                 self._check_on_node_parent(path, link.endpoint, link.parent, "macsec")
+                self._check_macsec(path, link)
             elif isinstance(link, TunLink):
                 iface = self.ifaces.get((link.endpoint.node, link.endpoint.interface))
                 if iface is not None and iface[1].bridge is not None:
@@ -502,6 +547,7 @@ class _Validator:
                     )
         self._check_shared_parents()
         self._check_vxlan_vni_in_use()
+        self._check_rx_handlers()
 
     def _realized(self, node: str, ifname: str) -> bool:
         return bool(self.used.get((node, ifname)))
@@ -617,7 +663,7 @@ class _Validator:
                 return link.mtu
         return None
 
-    def _check_child(self, path: str, link: MacvlanLink | MacvtapLink | IpvlanLink) -> None:
+    def _check_child(self, path: str, link: ChildLink) -> None:
         if link.parent == link.endpoint:
             self.add(
                 f"{path}.parent",
@@ -672,16 +718,16 @@ class _Validator:
             )
 
     def _check_shared_parents(self) -> None:
-        children: dict[tuple[str, str], list[tuple[int, MacvlanLink | MacvtapLink | IpvlanLink]]]
+        children: dict[tuple[str, str], list[tuple[int, ChildLink]]]
         children = defaultdict(list)
         for li, link in enumerate(self.t.links):
-            if isinstance(link, MacvlanLink | MacvtapLink | IpvlanLink):
+            if isinstance(link, ChildLink):
                 children[(link.parent.node, link.parent.interface)].append((li, link))
         for (node, ifname), kids in children.items():
             if len(kids) < 2:
                 continue
             for li, link in kids:
-                if not isinstance(link, IpvlanLink) and link.mode == "passthru":
+                if isinstance(link, MacvlanLink | MacvtapLink) and link.mode == "passthru":
                     self.add(
                         f"links[{li}].mode",
                         "macvlan.passthru_shared",
@@ -695,12 +741,13 @@ class _Validator:
                         + " the same parent",
                         "give the passthru child its own parent, or use bridge mode",
                     )
-            ipvlan = [li for li, link in kids if isinstance(link, IpvlanLink)]
+            ipvlan = [li for li, link in kids if isinstance(link, IpvlanLink | IpvtapLink)]
             if ipvlan and len(ipvlan) != len(kids):
                 self.add(
                     f"links[{ipvlan[0]}].parent",
                     "link.parent_conflict",
-                    f"parent {node}:{ifname} carries both ipvlan and macvlan/macvtap children; "
+                    f"parent {node}:{ifname} carries both ipvlan/ipvtap and macvlan/macvtap "
+                    "children; "
                     "the kernel allows only one kind per parent",
                     "use one kind of child per parent",
                 )
@@ -757,9 +804,10 @@ class _Validator:
             )
         self._check_on_node_parent(path, link.endpoint, link.parent, "vlan")
 
-    def _check_bond(self, index: int, link: BondLink) -> None:
+    def _check_bond(self, index: int, link: Aggregate) -> None:
         path = f"links[{index}]"
         ep = link.endpoint
+        what = link.kind  # bond or team
         if ep.node not in self.nodes:
             return
         seen: set[str] = set()
@@ -769,34 +817,54 @@ class _Validator:
                 self.add(
                     mpath,
                     "link.parent_is_endpoint",
-                    f"bond {ep} lists itself as a member",
-                    "list the interfaces the bond aggregates",
+                    f"{what} {ep} lists itself as a member",
+                    f"list the interfaces the {what} aggregates",
                 )
             elif member in seen:
                 self.add(
                     mpath,
                     "name.duplicate",
-                    f"bond {ep} lists member {member} twice",
+                    f"{what} {ep} lists member {member} twice",
                     "list each member once",
                 )
             elif (ep.node, member) not in self.ifaces:
                 self.add(
                     mpath,
                     "bond.unknown_member",
-                    f"member {member} of bond {ep} is not an interface of node {ep.node}",
+                    f"member {member} of {what} {ep} is not an interface of node {ep.node}",
                     f"name an interface node {ep.node} declares",
                 )
             elif not self._realized(ep.node, member):
                 self.add(
                     mpath,
                     "link.parent_not_created",
-                    f"member {member} of bond {ep} is declared but no link creates it",
+                    f"member {member} of {what} {ep} is declared but no link creates it",
                     f"connect {ep.node}:{member} with a link (e.g. a veth) first",
                 )
             seen.add(member)
+        if link.primary is not None and link.primary not in link.members:
+            self.add(
+                f"{path}.primary",
+                "bond.primary_not_member",
+                f"primary {link.primary} of {what} {ep} is not one of its members "
+                f"({', '.join(link.members) or 'none'})",
+                "name one of the members, or leave primary out",
+            )
+        elif (
+            isinstance(link, BondLink)
+            and link.primary is not None
+            and link.mode not in BOND_MODES_WITH_PRIMARY
+        ):
+            self.add(
+                f"{path}.primary",
+                "bond.primary_in_mode",
+                f"bond {ep} is in mode {link.mode}, which has no primary member; the kernel "
+                f"takes a primary only in {', '.join(BOND_MODES_WITH_PRIMARY)}",
+                "leave primary out, or use mode active-backup",
+            )
         earlier: dict[str, int] = {}
         for li, other in enumerate(self.t.links[:index]):
-            if isinstance(other, BondLink) and other.endpoint.node == ep.node:
+            if isinstance(other, Aggregate) and other.endpoint.node == ep.node:
                 for member in other.members:
                     earlier.setdefault(member, li)
         for k, member in enumerate(link.members):
@@ -805,10 +873,112 @@ class _Validator:
                 self.add(
                     f"{path}.members[{k}]",
                     "bond.member_in_two_bonds",
-                    f"interface {member} of node {ep.node} is a member of bond {ep} and of "
-                    f"the bond in links[{prior}]",
-                    "an interface can be enslaved to one bond only",
+                    f"interface {member} of node {ep.node} is a member of {what} {ep} and of "
+                    f"the {self.t.links[prior].kind} in links[{prior}]",
+                    "an interface can be enslaved to one bond or team only",
                 )
+
+    def _check_macsec(self, path: str, link: MacsecLink) -> None:
+        want = 32 if link.cipher == "gcm-aes-128" else 64
+        keys: list[tuple[str, MacsecKey]] = []
+        if link.tx is not None:
+            keys.append((f"{path}.tx.key", link.tx))
+        keys.extend((f"{path}.rx[{k}].key.key", rx.key) for k, rx in enumerate(link.rx))
+        for kpath, key in keys:
+            if len(key.key) != want:
+                self.add(
+                    kpath,
+                    "macsec.key_length",
+                    f"a key of the macsec on {link.endpoint} has {len(key.key)} hex digits; "
+                    f"{link.cipher} takes {want} ({want // 2} bytes)",
+                    f"give {want} hex digits, or pick the cipher that fits the key",
+                )
+        ends = {str(other.endpoint) for other in self.t.links if isinstance(other, MacsecLink)}
+        for k, rx in enumerate(link.rx):
+            if str(rx.peer) not in ends or rx.peer == link.endpoint:
+                self.add(
+                    f"{path}.rx[{k}].peer",
+                    "macsec.unknown_peer",
+                    f"rx peer {rx.peer} of the macsec on {link.endpoint} is not another macsec "
+                    "device of the lab; its secure channel would be unknown",
+                    "name the macsec interface at the other end of the wire",
+                )
+
+    def _check_rx_handlers(self) -> None:
+        """One rx_handler upper per device: a second bridge, bond, macsec... gets EBUSY."""
+        roles: dict[tuple[str, str], dict[str, str]] = defaultdict(dict)
+        for i, node in enumerate(self.t.nodes):
+            for j, iface in enumerate(node.interfaces):
+                bridge = node.bridge_of(iface)
+                if bridge is not None:
+                    roles[(node.name, iface.name)]["bridge"] = f"nodes[{i}].interfaces[{j}]"
+        for li, link in enumerate(self.t.links):
+            if isinstance(link, Aggregate):
+                for k, member in enumerate(link.members):
+                    key = (link.endpoint.node, member)
+                    roles[key].setdefault(link.kind, f"links[{li}].members[{k}]")
+            elif isinstance(link, MacsecLink):
+                key = (link.endpoint.node, link.parent)
+                roles[key].setdefault("macsec", f"links[{li}].parent")
+            elif isinstance(link, ChildLink):
+                family = "ipvlan" if isinstance(link, IpvlanLink | IpvtapLink) else "macvlan"
+                key = (link.parent.node, link.parent.interface)
+                roles[key].setdefault(family, f"links[{li}].parent")
+        # Pairs other checks already report (parent_is_bridge_port, parent_conflict).
+        known = ({"bridge", "macvlan"}, {"bridge", "ipvlan"}, {"macvlan", "ipvlan"})
+        for (node_name, ifname), taken in roles.items():
+            first, *rest = taken
+            for role in rest:
+                if {first, role} in known:
+                    continue
+                self.add(
+                    taken[role],
+                    "link.rx_handler_busy",
+                    f"interface {ifname} of node {node_name} would be both a {first} "
+                    f"{'port' if first == 'bridge' else 'lower device'} and a {role} "
+                    "lower device; the kernel lets one upper device take an interface",
+                    f"give the {role} an interface of its own",
+                )
+
+    def check_port_vlans(self) -> None:
+        """Port VLANs need a VLAN-filtering bridge; ids are 1..4094."""
+        for i, node in enumerate(self.t.nodes):
+            filtering = {b.name for b in node.all_bridges() if b.vlan_filtering}
+            for j, iface in enumerate(node.interfaces):
+                path = f"nodes[{i}].interfaces[{j}]"
+                if not iface.vlans and iface.pvid is None:
+                    continue
+                for k, vid in enumerate(iface.vlans):
+                    if not 1 <= vid <= 4094:
+                        self.add(
+                            f"{path}.vlans[{k}]",
+                            "vlan.id_range",
+                            f"VLAN id {vid} of interface {iface.name} of node {node.name} is "
+                            "outside 1..4094",
+                            "pick a VLAN id between 1 and 4094",
+                        )
+                if iface.pvid is not None and not 1 <= iface.pvid <= 4094:
+                    self.add(
+                        f"{path}.pvid",
+                        "vlan.id_range",
+                        f"PVID {iface.pvid} of interface {iface.name} of node {node.name} is "
+                        "outside 1..4094",
+                        "pick a VLAN id between 1 and 4094",
+                    )
+                bridge = node.bridge_of(iface)
+                if bridge not in filtering:
+                    self.add(
+                        f"{path}.vlans" if iface.vlans else f"{path}.pvid",
+                        "interface.vlans_without_filtering",
+                        f"interface {iface.name} of node {node.name} lists VLANs, but "
+                        + (
+                            f"its bridge {bridge} does not filter VLANs"
+                            if bridge is not None
+                            else "it is no bridge port"
+                        ),
+                        "set vlan_filtering on the bridge, or use a vlan link for a tagged "
+                        "sub-interface",
+                    )
 
     # -- addresses, gateways, routes -----------------------------------------
 
@@ -1087,10 +1257,12 @@ class _Validator:
         self.check_limits()
         self.check_names()
         self.check_interfaces()
+        self.check_port_vlans()
         self.check_links()
         self.check_segments()
         self.check_gateways_and_routes()
         self.check_switch_loops()
+        self.check_node_software()
         if not self.issues:
             self.check_addressing()
         return self.issues
@@ -1113,6 +1285,181 @@ class _Validator:
                 str(exc),
                 "use a larger pool (e.g. 10.0.0.0/16) or a smaller segment_prefix",
             )
+
+    # -- files, exec lines and services ---------------------------------------------
+
+    def check_node_software(self) -> None:
+        """Node files where a node can have them, bounded; exec lines; the service catalog."""
+        for i, node in enumerate(self.t.nodes):
+            seen: dict[str, int] = {}
+            total = 0
+            for j, item in enumerate(node.files):
+                path = f"nodes[{i}].files[{j}]"
+                total += len(item.content.encode())
+                problem = node_file_problem(item.path)
+                if problem is not None:
+                    hint = (
+                        "put node files under "
+                        + ", ".join(NODE_FILE_PLACES)
+                        + " or in a package's directory of /etc (e.g. /etc/frr/frr.conf)"
+                    )
+                    code, message = problem
+                    if code == "file.bad_path":
+                        self.add(
+                            f"{path}.path", "file.bad_path", f"node {node.name}: {message}", hint
+                        )
+                    else:
+                        self.add(
+                            f"{path}.path", "file.not_allowed", f"node {node.name}: {message}", hint
+                        )
+                if item.path in seen:
+                    self.add(
+                        f"{path}.path",
+                        "file.duplicate",
+                        f"node {node.name} has two files at {item.path} "
+                        f"(files[{seen[item.path]}] and files[{j}])",
+                        "keep one of them",
+                    )
+                seen.setdefault(item.path, j)
+                if len(item.content.encode()) > NODE_FILE_MAX_BYTES:
+                    self.add(
+                        f"{path}.content",
+                        "file.too_large",
+                        f"file {item.path} of node {node.name} is "
+                        f"{len(item.content.encode())} bytes; at most {NODE_FILE_MAX_BYTES}",
+                        "keep node files to configuration; make large data in an exec line",
+                    )
+            if total > NODE_FILES_TOTAL_MAX_BYTES:
+                self.add(
+                    f"nodes[{i}].files",
+                    "file.too_large",
+                    f"the files of node {node.name} hold {total} bytes together; "
+                    f"at most {NODE_FILES_TOTAL_MAX_BYTES}",
+                    "keep node files to configuration",
+                )
+            for j, line in enumerate(node.exec):
+                if not line or not line[0]:
+                    self.add(
+                        f"nodes[{i}].exec[{j}]",
+                        "exec.empty_line",
+                        f"exec line {j + 1} of node {node.name} names no program",
+                        "write the command, e.g. ip route add 10.0.0.0/8 via 10.0.1.1",
+                    )
+            self._check_services(i, node)
+
+    def _check_services(self, i: int, node: Node) -> None:
+        kinds: dict[str, int] = {}
+        for j, service in enumerate(node.services):
+            path = f"nodes[{i}].services[{j}]"
+            if service.kind in kinds:
+                self.add(
+                    path,
+                    "service.duplicate",
+                    f"node {node.name} lists service {service.kind} twice "
+                    f"(services[{kinds[service.kind]}] and services[{j}])",
+                    "keep one of them",
+                )
+            kinds.setdefault(service.kind, j)
+            takes = SERVICE_OPTIONS[service.kind]
+            for option in ("port", "args", "daemons", "root"):
+                if getattr(service, option) not in (None, ()) and option not in takes:
+                    self.add(
+                        f"{path}.{option}",
+                        "service.option",
+                        f"service {service.kind} of node {node.name} takes no {option}",
+                        f"{service.kind} takes: {', '.join(takes) or 'no options'}",
+                    )
+            if service.root is not None and node_file_problem(service.root + "/x") is not None:
+                self.add(
+                    f"{path}.root",
+                    "service.option",
+                    f"service {service.kind} of node {node.name} cannot serve {service.root}",
+                    "serve a directory under " + ", ".join(NODE_FILE_PLACES),
+                )
+            if service.kind == "frr" and kinds[service.kind] == j:
+                daemons = node.file(FRR_DAEMONS_FILE)
+                if daemons is not None:
+                    try:
+                        parse_frr_daemons(daemons.content)
+                    except ValueError as exc:
+                        j_file = node.files.index(daemons)
+                        self.add(
+                            f"nodes[{i}].files[{j_file}].content",
+                            "service.frr_daemons_file",
+                            f"the FRR daemons file of node {node.name}: {exc}",
+                            "write lines such as ospfd=yes (FRR's daemons file syntax)",
+                        )
+
+
+# Where a node has places of its own: its tmpfs directories and home.
+NODE_FILE_PLACES = ("/tmp", "/var/tmp", "/dev/shm", "/run", "/root")  # noqa: S108
+# Inside the node, but the sandbox's own.
+_NODE_FILE_RESERVED = ("/run/topolab-apps",)
+# What each service kind takes besides ``kind``.
+SERVICE_OPTIONS: dict[str, tuple[str, ...]] = {
+    "frr": ("daemons",),
+    "dnsmasq": ("args",),
+    "iperf3": ("port", "args"),
+    "http": ("port", "root"),
+}
+FRR_DAEMONS_FILE = "/etc/frr/daemons"
+
+
+def node_file_problem(path: str) -> tuple[str, str] | None:
+    """Return ``(code, message)`` when a node cannot have a file at ``path``, else None.
+
+    A node file lives under one of the node's own places (``NODE_FILE_PLACES``) or in a
+    directory of ``/etc`` below the top level (``/etc/frr/frr.conf``: the sandbox gives
+    the node its own copy of ``/etc/frr``); never in ``/etc`` itself, ``/usr``, ``/proc``...
+    """
+    clean = posixpath.normpath(path) if path.startswith("/") else ""
+    if clean != path or path.startswith("//") or any(ord(c) < 32 or c in ":\\\x7f" for c in path):
+        return (
+            "file.bad_path",
+            f"{path!r} is not a clean absolute path (no .., //, : or trailing /)",
+        )
+    if _under_any(path, _NODE_FILE_RESERVED):
+        return "file.not_allowed", f"{path} belongs to the sandbox"
+    if any(path.startswith(place + "/") for place in NODE_FILE_PLACES):
+        return None
+    if path.startswith("/etc/") and path.count("/") >= 3:
+        return None
+    return "file.not_allowed", f"a node cannot have its own file at {path}"
+
+
+def _under_any(path: str, roots: Iterable[str]) -> bool:
+    return any(path == r or path.startswith(r + "/") for r in roots)
+
+
+def parse_frr_daemons(text: str) -> dict[str, bool]:
+    """Return ``{daemon: enabled}`` from the text of FRR's ``daemons`` file. Pure.
+
+    The file is shell assignments (``ospfd=yes``, ``vtysh_enable=yes``,
+    ``ospfd_options="-A 127.0.0.1"``); only the ``<daemon>=yes|no`` lines of known
+    daemons matter here, the others are kept for FRR's own scripts.
+
+    Raises:
+        ValueError: a daemon's line holds something other than yes or no.
+    """
+    import shlex
+
+    found: dict[str, bool] = {}
+    for number, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        name, sep, value = line.partition("=")
+        if not sep or name.strip() not in FRR_DAEMONS:
+            continue
+        try:
+            words = shlex.split(value, comments=True)
+        except ValueError as exc:
+            raise ValueError(f"line {number}: {exc}") from None
+        word = words[0] if len(words) == 1 else ""
+        if word not in ("yes", "no"):
+            raise ValueError(f"line {number}: {name.strip()} must be yes or no, not {value!r}")
+        found[name.strip()] = word == "yes"
+    return found
 
 
 def _ifname_message(code: str, what: str, name: str, node: str) -> str:

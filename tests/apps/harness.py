@@ -33,12 +33,14 @@ def run(
 class Program:
     """A process this test started; stdout and stderr go to files."""
 
-    def __init__(self, argv: list[str], workdir: Path, name: str) -> None:
+    def __init__(
+        self, argv: list[str], workdir: Path, name: str, env: dict[str, str] | None = None
+    ) -> None:
         self.argv = argv
         self.out_path = workdir / f"{name}.out"
         self.err_path = workdir / f"{name}.err"
         with self.out_path.open("wb") as out, self.err_path.open("wb") as err:
-            self.proc = subprocess.Popen(argv, stdout=out, stderr=err, cwd=ROOT)
+            self.proc = subprocess.Popen(argv, stdout=out, stderr=err, cwd=ROOT, env=env)
 
     @property
     def pid(self) -> int:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import secrets
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 
-from tests.apps.harness import Lab, run, started
+from tests.apps.harness import Lab, Program, run, started
 
 pytestmark = pytest.mark.kernel
 
@@ -49,44 +52,37 @@ def test_hold_detects_a_tap_and_can_leave_it_persistent(lab: Lab) -> None:
     assert "tap0" in lab.ip(ns, "-o", "link", "show")
 
 
-def test_hold_runs_unprivileged_on_a_device_owned_by_its_user(lab: Lab) -> None:
-    # How the engine launches programs: the device is owned by the program's user, and
-    # setpriv drops uid, groups and every capability before exec.
-    ns = lab.netns("h")
-    lab.ip(ns, "tuntap", "add", "dev", "tun0", "mode", "tun", "user", "nobody")
-    setpriv = [
-        "setpriv",
-        "--reuid",
-        "nobody",
-        "--regid",
-        "nogroup",
-        "--clear-groups",
-        "--inh-caps=-all",
-        "--bounding-set=-all",
-        "--no-new-privs",
-    ]
-    hold = lab.start(
-        lab.exec_argv(
-            ns,
-            [
-                *setpriv,
-                sys.executable,
-                "-m",
-                "worker.apps.hold",
-                "--dev",
-                "tun0",
-                "--user",
-                "nobody",
-                "--trace",
-            ],
-        ),
-        "hold-setpriv",
-    )
-    hold.wait_for(started, "hold start as nobody")
-    status = Path(f"/proc/{hold.pid}/status").read_text()
-    assert "CapEff:\t0000000000000000" in status
-    assert hold.stop() == 0
-    assert "tun0" not in lab.ip(ns, "-o", "link", "show")  # even nobody may unpersist it
+def test_hold_runs_in_the_node_sandbox_with_dev_net_tun_0600(tun_0600: None) -> None:
+    # How the engine launches programs: in the node's sandbox, root of the lab's user
+    # namespace only, attaching through the node's own /dev/net/tun (the host's is 0600).
+    from lab.topology import naming
+    from worker import sandbox
+    from worker.kernel import default_kernel
+
+    lab, k = f"ta{secrets.token_hex(3)}", default_kernel()
+    ns = naming.namespace_name(lab, "h")
+    try:
+        k.ns_create(ns, naming.owner_alias(lab, "h"), lab)
+        k.tuntap_add(ns, "tun0", "topolab:x", "tun", k.lab_uid(lab))
+        k.release()
+        argv = sandbox.app_command(lab, "h", "worker.apps.hold", ["--dev", "tun0", "--trace"])
+        hold = Program(argv, Path(tempfile.mkdtemp()), "hold-sandbox", sandbox.app_environment())
+        try:
+            hold.wait_for(started, "hold start in the sandbox")
+            (child,) = (int(c) for c in Path(f"/proc/{hold.pid}/task/{hold.pid}/children")
+                        .read_text().split())  # fmt: skip
+            status = Path(f"/proc/{child}/status").read_text()
+            uid_map = Path(f"/proc/{child}/uid_map").read_text().split()
+            assert uid_map[:2] == ["0", str(k.lab_uid(lab))]  # root inside, the lab's uid outside
+            assert "NoNewPrivs:\t1" in status
+            assert "NO-CARRIER" not in run(["ip", "-n", ns, "link", "show", "tun0"]).stdout
+        finally:
+            assert hold.stop() == 0
+    finally:
+        sandbox.teardown(lab)
+        with contextlib.suppress(Exception):
+            k.ns_delete(ns)
+        k.lab_release(lab)
 
 
 def test_hold_names_why_it_cannot_hold(lab: Lab) -> None:

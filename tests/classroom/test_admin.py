@@ -1,4 +1,4 @@
-"""Django admin covers the classroom; roles appear after migrate."""
+"""Django admin covers the classroom for superusers only; roles appear after migrate."""
 
 from __future__ import annotations
 
@@ -30,3 +30,19 @@ def test_admin_lists_and_adds(people: dict[str, Any], model: str) -> None:
     assert client.get(f"/admin/lab/{model}/add/").status_code == 200
     course = people["course"]
     assert client.get(f"/admin/lab/course/{course.pk}/change/").status_code == 200
+
+
+@pytest.mark.parametrize(
+    "model", ["course", "exercise", "exerciseattempt", "reservation", "quota", "logintoken"]
+)
+def test_admin_is_for_superusers_only(people: dict[str, Any], model: str) -> None:
+    teacher = people["teacher"]
+    staff = get_user_model().objects.create_user("staffer", is_staff=True)
+    for user in (teacher, staff):
+        client = Client()
+        client.force_login(user)
+        for url in (f"/admin/lab/{model}/", f"/admin/lab/{model}/add/"):
+            response = client.get(url)
+            assert response.status_code == 302, (user, url)
+            assert response["Location"].startswith("/admin/login/")
+    assert not teacher.is_staff

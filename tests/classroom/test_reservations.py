@@ -17,7 +17,7 @@ from django.contrib.auth import get_user_model
 from django.db import connection, connections
 from django.utils import timezone
 
-from lab import events
+from lab import events, quotas
 from lab.classroom import services
 from lab.classroom.models import Quota, Reservation
 from lab.models import Lab, LabHost
@@ -196,15 +196,17 @@ def test_quotas_refuse_naming_the_quota(
     Quota.objects.create(course=people["course"], concurrent_labs=1)
     refused = book(lab2, t0 + timedelta(hours=1), 1)
     assert refused.json()["code"] == "quota.concurrent_labs", refused.content
+    # What no quota of the student's sets is the site default (settings).
     assert api(client, "GET", "/api/quota").json() == {
         "concurrent_labs": 1,
-        "nodes_per_lab": None,
+        "nodes_per_lab": settings.TOPOLAB_QUOTA_NODES_PER_LAB,
+        "labs_owned": settings.TOPOLAB_QUOTA_LABS_OWNED,
         "hours_per_week": 3,
     }
     # An admin has no limits.
     admin = get_user_model().objects.create_user("boss")
     admin.groups.add(roles["admin"])
-    assert services.effective_quota(admin)["concurrent_labs"] is None
+    assert quotas.effective_limits(admin) == dict.fromkeys(quotas.QUOTA_NAMES)
 
 
 @pytest.mark.django_db

@@ -22,6 +22,7 @@ from lab.demos import DEMOS, Demo, get_demo
 from lab.topology import naming
 from lab.topology.load import load_topology
 from worker import demos, engine, programs
+from worker.kernel import userns
 
 pytestmark = pytest.mark.kernel
 
@@ -32,6 +33,18 @@ def _hops(run: dict[str, Any], **match: Any) -> list[dict[str, Any]]:
         for hop in run["journey"]["hops"]
         if all(hop.get(field) == value for field, value in match.items())
     ]
+
+
+def _program_uid(pid: int) -> int:
+    """The host uid of the program a sandbox helper (``pid``) holds: its only child."""
+    (child,) = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return _uid(int(child))
+
+
+def _lab_uid(key: str) -> int:
+    identity = userns.find_identity(key)
+    assert identity is not None, f"lab {key} has no uid range"
+    return identity.uid
 
 
 def _uid(pid: int) -> int:
@@ -142,7 +155,8 @@ def test_demo_runs_as_explained(demo: Demo, lab_key: Callable[[], str]) -> None:
         (s.node, s.interface) for s in programs.program_specs(topology)
     }
     for program in running:
-        assert _uid(program.pid) == 65534, f"{program.app} must run as the lab user"
+        # root of the lab's user namespace: the lab's own host uid, never 0
+        assert _program_uid(program.pid) == _lab_uid(key), f"{program.app} runs as the lab"
 
     run = demos.run_demo(key, demo).to_json()
 
@@ -256,7 +270,7 @@ def test_tun_demo_carries_the_inner_packet_in_udp_on_the_underlay(
     try:
         assert tcpdump.stderr is not None
         assert "listening on" in tcpdump.stderr.readline()
-        assert demos.ping(naming.namespace_name(key, "siteA"), "10.8.0.2").reached
+        assert demos.ping(key, "siteA", "10.8.0.2").reached
     finally:
         tcpdump.send_signal(signal.SIGTERM)
         tcpdump.wait(timeout=10)
@@ -292,7 +306,7 @@ def test_hold_keeps_the_engines_device_across_a_restart(lab_key: Callable[[], st
     }
     engine.deploy(load_topology(doc), key)
     (first,) = programs.running_programs(key)
-    assert first.app == "hold" and _uid(first.pid) == 65534
+    assert first.app == "hold" and _program_uid(first.pid) == _lab_uid(key)
     doc["links"][0]["program"]["args"] = ["--kind", "tap"]
     (second,) = programs.start_programs(key, load_topology(doc))
     assert second.pid != first.pid and not _alive(first.pid)

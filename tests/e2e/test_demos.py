@@ -75,7 +75,6 @@ def test_open_deploy_run_and_trace_the_tun_demo(
         api.call("POST", f"/api/labs/{lab_id}/destroy")
         page.goto(f"{stack.url}/labs/{lab_id}")
         page.wait_for_function(
-            "['destroyed','stopped'].includes("
-            "document.querySelector('[data-testid=state-badge]')?.innerText.trim())",
+            "document.querySelector('[data-testid=state-badge]')?.dataset.state === 'stopped'",
             timeout=90_000,
         )

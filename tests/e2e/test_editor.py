@@ -165,14 +165,18 @@ def test_bad_address_is_shown_on_its_node(
     status, body = api.call("PUT", f"/api/labs/{lab['id']}/topology", _current(api, lab["id"]))
     assert status == 400
     issue = next(i for i in body["issues"] if i["path"].startswith("nodes[1].interfaces[0]"))
+    # The page shows the place as a person reads it, not the path the message starts with.
+    assert issue["path"] == "nodes[1].interfaces[0].addresses[1]"
+    message = issue["message"].removeprefix(f"{issue['path']}: ")
     h2 = page.locator('[data-node="h2"]')
     assert "has-issue" in (h2.get_attribute("class") or "")
-    assert issue["message"] in (h2.get_attribute("title") or "")
+    assert message in (h2.get_attribute("title") or "")
     assert "has-issue" not in (page.locator('[data-node="h1"]').get_attribute("class") or "")
-    assert issue["message"] in page.locator('[data-iface="eth0"]').inner_text()
+    assert message in page.locator('[data-iface="eth0"]').inner_text()
     page.get_by_role("tab", name=re.compile("Issues")).click()
     listed = page.get_by_test_id("issue-list").inner_text()
-    assert issue["path"] in listed and issue["message"] in listed
+    assert "h2 \u203a eth0 \u203a address 2" in listed and message in listed
+    assert issue["path"] not in listed
     shot(page, "bad-address")
     # Fixing it clears the mark.
     field.fill("10.0.0.2/24")

@@ -195,8 +195,7 @@ def test_deploy_console_counters_capture_destroy(
         # Destroy.
         page.get_by_role("button", name="Destroy").click()
         page.wait_for_function(
-            "['destroyed','stopped'].includes("
-            "document.querySelector('[data-testid=state-badge]').innerText.trim())",
+            "document.querySelector('[data-testid=state-badge]').dataset.state === 'stopped'",
             timeout=90_000,
         )
         shot(page, "destroyed")

@@ -457,17 +457,6 @@ def test_missing_kind_refused_before_any_change(lab_key) -> None:
     assert engine.discover(key).empty
 
 
-@pytest.mark.parametrize(
-    ("kind", "module"),
-    [("vlan", "8021q"), ("bond", "bonding"), ("ipvlan", "ipvlan"), ("macsec", "macsec"),
-     ("vcan", "vcan"), ("vxcan", "vxcan")],
-)  # fmt: skip
-def test_optional_kinds(lab_key, kind: str, module: str) -> None:
-    if kind in engine.host_facts().kinds:
-        pytest.fail(f"{kind} is supported here but the engine cannot build it yet")
-    pytest.skip(f"kernel lacks module {module}")
-
-
 def test_cli_deploy_inspect_destroy(lab_key, tmp_path) -> None:
     key = lab_key()
     path = tmp_path / "lab.yaml"

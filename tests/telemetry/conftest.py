@@ -17,6 +17,10 @@ from typing import Any
 
 import pytest
 
+from lab.topology import naming
+from worker import sandbox
+from worker.kernel import default_kernel as kernel
+
 CLONE_NEWNET = 0x40000000
 SIOCETHTOOL = 0x8946
 ETHTOOL_STXCSUM = 0x17
@@ -80,16 +84,21 @@ def run_in(namespace: str, *argv: str, timeout: float = 20) -> subprocess.Comple
 
 @dataclass
 class Net:
-    """Namespaces made by one test; `cleanup()` removes every one of them."""
+    """Nodes of one test lab (namespaces owned by the lab's user namespace, as the engine
+    makes them); `cleanup()` removes every one of them, their sandboxes and the lab's uids."""
 
-    prefix: str
+    lab: str
     made: list[str] = field(default_factory=list)
 
+    @property
+    def prefix(self) -> str:
+        return naming.namespace_name(self.lab, "").rstrip("-")
+
     def ns(self, short: str) -> str:
-        name = f"{self.prefix}-{short}"
-        ip("netns", "add", name)
+        name = naming.namespace_name(self.lab, short)
+        kernel().ns_create(name, naming.owner_alias(self.lab, short), self.lab)
+        kernel().release()  # our socket (and the maker) would keep the namespace alive
         self.made.append(name)
-        ip("-n", name, "link", "set", "lo", "up")
         return name
 
     def veth(self, a: str, a_if: str, b: str, b_if: str) -> None:
@@ -105,17 +114,20 @@ class Net:
         ip("-n", namespace, "addr", "add", cidr, "dev", ifname)
 
     def cleanup(self) -> None:
+        sandbox.teardown(self.lab)
         for name in reversed(self.made):
             subprocess.run(["ip", "netns", "delete", name], capture_output=True, check=False)
         self.made.clear()
+        kernel().release()
+        kernel().lab_release(self.lab)
 
 
 @pytest.fixture
 def net() -> Iterator[Net]:
-    """A factory of namespaces named tltel-<random>-<short>, all removed afterwards."""
+    """A factory of a test lab's nodes (tl-tt<random>-<short>), all removed afterwards."""
     if os.geteuid() != 0:
         pytest.fail("telemetry kernel tests need root (network namespaces)")
-    n = Net(prefix=f"tltel-{secrets.token_hex(3)}")
+    n = Net(lab=f"tt{secrets.token_hex(3)}")
     try:
         yield n
     finally:
@@ -128,16 +140,22 @@ class Pair:
     b: str
     a_ip: str
     b_ip: str
+    lab: str = ""  # the test lab; its nodes are "a" and "b"
 
 
 @pytest.fixture
 def pair(net: Net) -> Pair:
     """Two namespaces a and b joined by a veth eth0<->eth0, 10.77.0.1/24 and .2."""
+    return make_pair(net)
+
+
+def make_pair(net: Net) -> Pair:
+    """Nodes a and b of ``net``'s lab joined by a veth eth0<->eth0, 10.77.0.1/24 and .2."""
     a, b = net.ns("a"), net.ns("b")
     net.veth(a, "eth0", b, "eth0")
     net.addr(a, "eth0", "10.77.0.1/24")
     net.addr(b, "eth0", "10.77.0.2/24")
-    return Pair(a, b, "10.77.0.1", "10.77.0.2")
+    return Pair(a, b, "10.77.0.1", "10.77.0.2", lab=net.lab)
 
 
 @dataclass
@@ -149,6 +167,7 @@ class Vxlan:
     u2: str
     o1: str
     o2: str
+    lab: str = ""
 
 
 @pytest.fixture
@@ -182,7 +201,7 @@ def vxlan_pair(net: Net) -> Vxlan:
         )
         ip("-n", ns, "link", "set", "vxlan0", "up")
         net.addr(ns, "vxlan0", ov)
-    return Vxlan(u1, u2, "10.42.0.1", "10.42.0.2")
+    return Vxlan(u1, u2, "10.42.0.1", "10.42.0.2", lab=net.lab)
 
 
 @pytest.fixture

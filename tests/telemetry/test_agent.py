@@ -10,7 +10,7 @@ import pytest
 import redis
 
 from tests.conftest import RedisServer
-from tests.telemetry.conftest import Pair
+from tests.telemetry.conftest import Net, Pair
 from worker.telemetry import rpc
 from worker.telemetry.agent import Agent, lab_key_of, node_of
 from worker.telemetry.capture import CaptureError
@@ -25,6 +25,16 @@ class Recorder:
 
     def group_send(self, group: str, message: dict[str, Any]) -> None:
         self.events.append((group, message["type"], message))
+
+
+@pytest.fixture
+def net() -> Any:
+    """This module's nodes belong to lab 7 (``l7``), as the agent's lab ids name them."""
+    n = Net(lab=lab_key_of(7))
+    try:
+        yield n
+    finally:
+        n.cleanup()
 
 
 @pytest.fixture
@@ -61,7 +71,7 @@ def test_counters_only_for_watched_labs(agent: Any, pair: Pair) -> None:
     sent = agent.sample_once()
     assert set(sent) == {7}
     nodes = {(i["node"], i["interface"]) for i in sent[7]["interfaces"]}
-    assert nodes == {(pair.a, "eth0"), (pair.b, "eth0")}
+    assert nodes == {("a", "eth0"), ("b", "eth0")}
     assert agent.rec.events[-1][:2] == (7, "counters")
 
 
@@ -79,8 +89,8 @@ def test_unknown_node_and_op(agent: Any) -> None:
 
 
 def test_lab_gone_ends_captures_and_consoles(agent: Any, pair: Pair) -> None:
-    cap = agent.handle("capture.start", {"lab": 7, "node": pair.b, "interface": "eth0"})
-    con = agent.handle("console.open", {"lab": 7, "node": pair.a})
+    cap = agent.handle("capture.start", {"lab": 7, "node": "b", "interface": "eth0"})
+    con = agent.handle("console.open", {"lab": 7, "node": "a"})
     console = agent.consoles.get(con["id"])
     assert console is not None and console.alive
     # the lab is destroyed: its namespaces go, discovery no longer lists it
@@ -109,7 +119,7 @@ def test_rpc_round_trip(agent: Any, pair: Pair) -> None:
                 agent.client,
                 "tltel-agent",
                 "capture.start",
-                {"lab": 7, "node": pair.a, "interface": "eth0", "filter": "tcp port"},
+                {"lab": 7, "node": "a", "interface": "eth0", "filter": "tcp port"},
                 30,
             )
         assert err.value.code == "capture.bad_filter" and err.value.field == "filter"
@@ -117,7 +127,7 @@ def test_rpc_round_trip(agent: Any, pair: Pair) -> None:
             agent.client,
             "tltel-agent",
             "journey",
-            {"lab": 7, "src": pair.a, "dst": pair.b_ip, "count": 1},
+            {"lab": 7, "src": "a", "dst": pair.b_ip, "count": 1},
             30,
         )
         assert hops["replies"] == 1
@@ -127,3 +137,50 @@ def test_rpc_round_trip(agent: Any, pair: Pair) -> None:
     with pytest.raises(rpc.AgentError) as err:
         rpc.call(agent.client, "tltel-nobody-home", "journey", {}, 1)
     assert err.value.code == "agent.unavailable"
+
+
+def test_consoles_are_capped_per_lab_and_per_user(
+    agent: Any, pair: Pair, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TOPOLAB_CONSOLES_PER_LAB", "3")
+    monkeypatch.setenv("TOPOLAB_CONSOLES_PER_USER", "2")
+    opened = [agent.handle("console.open", {"lab": 7, "node": "a", "user": "u1"}) for _ in "ab"]
+    with pytest.raises(Exception) as err:
+        agent.handle("console.open", {"lab": 7, "node": "a", "user": "u1"})
+    assert err.value.code == "limit.consoles_per_user"  # type: ignore[attr-defined]
+    # Another student of the lab still gets one, up to the lab's cap.
+    opened.append(agent.handle("console.open", {"lab": 7, "node": "b", "user": "u2"}))
+    with pytest.raises(Exception) as err:
+        agent.handle("console.open", {"lab": 7, "node": "b", "user": "u3"})
+    assert err.value.code == "limit.consoles_per_lab"  # type: ignore[attr-defined]
+    # A closed console frees its place.
+    agent.handle("console.close", {"id": opened[0]["id"]})
+    agent.handle("console.open", {"lab": 7, "node": "a", "user": "u1"})
+
+
+def test_captures_are_capped_per_lab_and_bounded(
+    agent: Any, pair: Pair, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TOPOLAB_CAPTURES_PER_LAB", "1")
+    agent.handle("capture.start", {"lab": 7, "node": "b", "interface": "eth0"})
+    with pytest.raises(rpc.AgentError) as err:
+        agent.handle("capture.start", {"lab": 7, "node": "a", "interface": "eth0"})
+    assert err.value.code == "limit.captures_per_lab"
+    monkeypatch.setenv("TOPOLAB_CAPTURES_PER_LAB", "5")
+    for limits in ({"max_bytes": 10**15}, {"max_bytes": 2**70}, {"max_seconds": 1e9}):
+        with pytest.raises(rpc.AgentError) as err:
+            agent.handle("capture.start", {"lab": 7, "node": "a", "interface": "eth0", **limits})
+        assert err.value.code == "capture.bad_limits" and err.value.field == "limits"
+
+
+def test_exec_runs_in_the_node_and_returns_its_status(agent: Any, pair: Pair) -> None:
+    out = agent.handle(
+        "exec", {"lab": 7, "node": "a", "argv": ["sh", "-c", "cat /proc/1/comm; exit 4"]}
+    )
+    assert out == {"status": 4, "timed_out": False, "stdout": "catatonit\n", "stderr": ""}
+    slow = agent.handle("exec", {"lab": 7, "node": "a", "argv": ["sleep", "30"], "timeout": 0.5})
+    assert slow["timed_out"] is True and slow["status"] is None
+    for bad in ("ls /", [], ["a\0b"], [1, 2]):
+        with pytest.raises(Exception) as err:
+            agent.handle("exec", {"lab": 7, "node": "a", "argv": bad})
+        assert err.value.code == "exec.bad_argv"  # type: ignore[attr-defined]

@@ -50,14 +50,14 @@ def test_parse_stats() -> None:
 
 
 def test_filter_is_never_an_option() -> None:
-    argv = tcpdump_argv(CaptureSpec("ns", "eth0", "-w /etc/passwd"), Path("/x/c.pcap"))
+    argv = tcpdump_argv(CaptureSpec("lab", "n", "eth0", "-w /etc/passwd"), Path("/x/c.pcap"))
     assert argv[-2:] == ["--", "-w /etc/passwd"]
 
 
 def test_vxlan_on_other_port_only_when_filtered() -> None:
-    spec = CaptureSpec("ns", "ul0", "udp port 8472", vxlan_ports=(8472,))
+    spec = CaptureSpec("lab", "n", "ul0", "udp port 8472", vxlan_ports=(8472,))
     assert "-T" in tcpdump_argv(spec, Path("/x/c.pcap"))
-    spec2 = CaptureSpec("ns", "ul0", "udp", vxlan_ports=(8472,))
+    spec2 = CaptureSpec("lab", "n", "ul0", "udp", vxlan_ports=(8472,))
     assert "-T" not in tcpdump_argv(spec2, Path("/x/c.pcap"))
 
 
@@ -70,7 +70,7 @@ def test_capture_lines_and_pcap(pair: Pair, capture_dir: Path) -> None:
     mgr = CaptureManager(capture_dir)
     sink = Lines()
     try:
-        cap = mgr.start(CaptureSpec(pair.b, "eth0", "icmp"), sink=sink, lab="l1")
+        cap = mgr.start(CaptureSpec(pair.lab, "b", "eth0", "icmp"), sink=sink, lab="l1")
         assert cap.warnings == []
         _ping(pair.a, pair.b_ip)
         deadline = time.monotonic() + 5
@@ -105,13 +105,13 @@ def test_capture_lines_and_pcap(pair: Pair, capture_dir: Path) -> None:
 def test_bad_filter_is_a_clear_error(pair: Pair, capture_dir: Path) -> None:
     mgr = CaptureManager(capture_dir)
     with pytest.raises(CaptureError) as err:
-        mgr.start(CaptureSpec(pair.a, "eth0", "icmp and and"))
+        mgr.start(CaptureSpec(pair.lab, "a", "eth0", "icmp and and"))
     assert err.value.code == "capture.bad_filter"
     assert err.value.field == "filter"
     assert "syntax error" in err.value.message
     assert mgr.running_ids() == []
     with pytest.raises(CaptureError) as err2:
-        mgr.start(CaptureSpec(pair.a, "eth9", "icmp"))
+        mgr.start(CaptureSpec(pair.lab, "a", "eth9", "icmp"))
     assert err2.value.code == "capture.no_interface"
 
 
@@ -120,7 +120,7 @@ def test_a_capture_that_reaches_its_time_limit_is_finished_by_reap(
 ) -> None:
     mgr = CaptureManager(capture_dir)
     try:
-        cap = mgr.start(CaptureSpec(pair.a, "eth0", "icmp", max_seconds=0.5))
+        cap = mgr.start(CaptureSpec(pair.lab, "a", "eth0", "icmp", max_seconds=0.5))
         deadline = time.monotonic() + 10
         while cap.running and time.monotonic() < deadline:
             time.sleep(0.1)
@@ -139,7 +139,7 @@ def test_bridge_warning_and_stop_lab(net: Net, capture_dir: Path) -> None:
     ip("-n", s, "link", "set", "br0", "up")
     mgr = CaptureManager(capture_dir)
     try:
-        cap = mgr.start(CaptureSpec(s, "br0"), lab="l2")
+        cap = mgr.start(CaptureSpec(net.lab, "s", "br0"), lab="l2")
         assert any("bridge" in w for w in cap.warnings)
         assert mgr.stop_lab("l2") == [cap.id]
         assert not cap.running
@@ -155,7 +155,7 @@ def test_vxlan_underlay_shows_inner_icmp(vxlan_pair: Vxlan, capture_dir: Path) -
     mgr = CaptureManager(capture_dir)
     sink = Lines()
     try:
-        cap = mgr.start(CaptureSpec(vxlan_pair.u2, "ul0", "udp port 4789"), sink=sink)
+        cap = mgr.start(CaptureSpec(vxlan_pair.lab, "u2", "ul0", "udp port 4789"), sink=sink)
         _ping(vxlan_pair.u1, vxlan_pair.o2, count=2)
         deadline = time.monotonic() + 5
         while "echo reply" not in sink.text and time.monotonic() < deadline:
@@ -172,7 +172,7 @@ def test_stop_right_after_traffic_keeps_the_last_packets(pair: Pair, capture_dir
     """libpcap delivers a ring block when full or 1 s old; stop() must not lose the last."""
     mgr = CaptureManager(capture_dir)
     try:
-        cap = mgr.start(CaptureSpec(pair.b, "eth0", "icmp"))
+        cap = mgr.start(CaptureSpec(pair.lab, "b", "eth0", "icmp"))
         _ping(pair.a, pair.b_ip, count=1)
         result = mgr.stop(cap.id)
     finally:

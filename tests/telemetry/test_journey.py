@@ -96,17 +96,23 @@ def test_journey_over_vxlan(net: Net) -> None:
     assert ts == sorted(ts)
 
 
-def test_journey_routed_ttl(net: Net) -> None:
+def routed(net: Net, left: int, right: int) -> tuple[str, str, str]:
+    """Namespaces a - r - b: a on 10.<left>.0.0/24, b on 10.<right>.0.0/24, r routes."""
     a, r, b = net.ns("a"), net.ns("r"), net.ns("b")
     net.veth(a, "eth0", r, "eth0")
     net.veth(r, "eth1", b, "eth0")
-    net.addr(a, "eth0", "10.60.0.1/24")
-    net.addr(r, "eth0", "10.60.0.254/24")
-    net.addr(r, "eth1", "10.61.0.254/24")
-    net.addr(b, "eth0", "10.61.0.1/24")
-    ip("-n", a, "route", "add", "default", "via", "10.60.0.254")
-    ip("-n", b, "route", "add", "default", "via", "10.61.0.254")
+    net.addr(a, "eth0", f"10.{left}.0.1/24")
+    net.addr(r, "eth0", f"10.{left}.0.254/24")
+    net.addr(r, "eth1", f"10.{right}.0.254/24")
+    net.addr(b, "eth0", f"10.{right}.0.1/24")
+    ip("-n", a, "route", "add", "default", "via", f"10.{left}.0.254")
+    ip("-n", b, "route", "add", "default", "via", f"10.{right}.0.254")
     ip("netns", "exec", r, "sysctl", "-qw", "net.ipv4.ip_forward=1")
+    return a, r, b
+
+
+def test_journey_routed_ttl(net: Net) -> None:
+    a, r, b = routed(net, 60, 61)
     result = run_journey({"a": a, "r": r, "b": b}, "a", "10.61.0.1", count=1)
     hop = next(
         h
@@ -198,3 +204,50 @@ def test_journey_through_tun_tunnel_program(net: Net) -> None:
     assert req[0]["src_mac"] is None  # a tun device carries bare IP
     assert any(c.startswith("encapsulated: udp tunnel 198.18.0.1") for c in req[1]["changes"])
     assert any(c.startswith("decapsulated: udp tunnel") for c in req[3]["changes"])
+
+
+def test_pings_wait_until_the_kernel_stamps_packets() -> None:
+    """The kernel stamps packets only once a socket asked, from a work queue a moment
+    later: a ping sent at once was stamped when read, so the first ping's hops sorted
+    node by node (issue 15, bug 3). The journey waits for ``_kernel_stamps``' proof."""
+    import socket as s
+    import struct
+    import time
+
+    from worker.telemetry.journey import SO_TIMESTAMPNS, _kernel_stamps, _packet_socket
+
+    reader = _packet_socket()  # asks for timestamps, as each journey reader does
+    sniff = s.socket(s.AF_PACKET, s.SOCK_RAW, s.htons(3))
+    send = s.socket(s.AF_INET, s.SOCK_DGRAM)
+    try:
+        assert _kernel_stamps(2.0)
+        sniff.bind(("lo", 0))
+        sniff.setsockopt(s.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+        send.sendto(b"after the proof", ("127.0.0.1", 9))
+        sent = time.time()
+        time.sleep(0.05)
+        _data, anc, _flags, _addr = sniff.recvmsg(2048, s.CMSG_SPACE(16))
+        sec, nsec = struct.unpack_from("=qq", anc[0][2])
+        # Stamped as it passed (before ``sent``), not 50 ms later when read.
+        assert sec + nsec / 1e9 < sent + 0.005
+    finally:
+        for sock in (reader, sniff, send):
+            sock.close()
+
+
+def test_journey_hops_follow_the_path_after_a_quiet_spell(net: Net) -> None:
+    """Each journey after a pause (timestamps off meanwhile): every ping in path order."""
+    import time
+
+    a, r, b = routed(net, 62, 63)
+    path = [("a", "eth0", "out"), ("r", "eth0", "in"), ("r", "eth1", "out"), ("b", "eth0", "in")]
+    for _ in range(3):
+        time.sleep(1.0)
+        result = run_journey({"a": a, "r": r, "b": b}, "a", "10.63.0.1", count=2)
+        for seq in (1, 2):
+            seen = [
+                (h["node"], h["interface"], h["direction"])
+                for h in result["hops"]
+                if h["packet"] == "request" and h["seq"] == seq
+            ]
+            assert seen == path, (seq, seen)

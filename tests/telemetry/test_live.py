@@ -23,8 +23,9 @@ from channels.testing.websocket import WebsocketCommunicator
 from django.contrib.auth import get_user_model
 from django.test import Client
 
+from lab.api import telemetry as telemetry_api
 from tests.conftest import RedisServer
-from tests.telemetry.conftest import Pair, run_in
+from tests.telemetry.conftest import Net, Pair, make_pair, run_in
 from worker.telemetry.agent import lab_key_of, run_agent
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
@@ -64,13 +65,17 @@ class Live:
 
 
 @pytest.fixture
-def live(pair: Pair, capture_dir: Path, redis_server: RedisServer, settings: Any) -> Iterator[Live]:
+def live(capture_dir: Path, redis_server: RedisServer, settings: Any) -> Iterator[Live]:
     from lab.models import Lab
 
     users = get_user_model().objects
     alice_user = users.create_user("alice", password="pw-a")
     bob_user = users.create_user("bob", password="pw-b")
     lab = Lab.objects.create(owner=alice_user, name="tele")
+    # The lab's nodes, owned by its user namespace as the engine makes them.
+    net = Net(lab=lab_key_of(lab.pk))
+    request_cleanup = net.cleanup
+    pair = make_pair(net)
     alice, bob = Client(), Client()
     alice.force_login(alice_user)
     bob.force_login(bob_user)
@@ -94,6 +99,7 @@ def live(pair: Pair, capture_dir: Path, redis_server: RedisServer, settings: Any
     finally:
         stop.set()
         agent.join(timeout=15)
+        request_cleanup()
         assert not agent.is_alive()
 
 
@@ -122,9 +128,7 @@ async def test_snapshot_then_counters_rise(live: Live) -> None:
         assert snap["type"] == "snapshot" and snap["lab"] == live.lab_id, snap
         first = await _receive_until(comm, lambda m: m["type"] == "counters")
         base = next(
-            i
-            for i in first[-1]["interfaces"]
-            if i["node"] == live.pair.a and i["interface"] == "eth0"
+            i for i in first[-1]["interfaces"] if i["node"] == "a" and i["interface"] == "eth0"
         )
         assert first[-1]["seq"] > snap["seq"]
         done = await sync_to_async(run_in)(
@@ -135,9 +139,7 @@ async def test_snapshot_then_counters_rise(live: Live) -> None:
         def rose(m: dict[str, Any]) -> bool:
             if m["type"] != "counters":
                 return False
-            row = next(
-                i for i in m["interfaces"] if i["node"] == live.pair.a and i["interface"] == "eth0"
-            )
+            row = next(i for i in m["interfaces"] if i["node"] == "a" and i["interface"] == "eth0")
             return row["tx_packets"] >= base["tx_packets"] + 3
 
         await _receive_until(comm, rose)
@@ -164,7 +166,7 @@ async def test_other_users_lab_websocket_refused(live: Live) -> None:
 
 
 async def test_console_over_websocket(live: Live) -> None:
-    comm = live.ws(f"/ws/labs/{live.lab_id}/nodes/{live.pair.a}/console", live.alice)
+    comm = live.ws(f"/ws/labs/{live.lab_id}/nodes/a/console", live.alice)
     connected, _ = await comm.connect()
     assert connected
     try:
@@ -180,7 +182,7 @@ async def test_console_over_websocket(live: Live) -> None:
         assert live.pair.b_ip not in out
     finally:
         await comm.disconnect()
-    refused = live.ws(f"/ws/labs/{live.lab_id}/nodes/{live.pair.a}/console", live.bob)
+    refused = live.ws(f"/ws/labs/{live.lab_id}/nodes/a/console", live.bob)
     connected, _ = await refused.connect()
     assert connected
     msg = json.loads(await refused.receive_from(timeout=5))
@@ -196,7 +198,7 @@ async def test_capture_api_and_lines(live: Live) -> None:
         post = sync_to_async(live.alice.post)
         bad = await post(
             f"/api/labs/{live.lab_id}/captures",
-            {"node": live.pair.b, "interface": "eth0", "filter": "icmp and and"},
+            {"node": "b", "interface": "eth0", "filter": "icmp and and"},
             content_type="application/json",
         )
         assert bad.status_code == 400, bad.content
@@ -204,13 +206,13 @@ async def test_capture_api_and_lines(live: Live) -> None:
         assert body["code"] == "capture.bad_filter" and body["issues"][0]["path"] == "filter"
         denied = await sync_to_async(live.bob.post)(
             f"/api/labs/{live.lab_id}/captures",
-            {"node": live.pair.b, "interface": "eth0", "filter": "icmp"},
+            {"node": "b", "interface": "eth0", "filter": "icmp"},
             content_type="application/json",
         )
         assert denied.status_code == 404
         res = await post(
             f"/api/labs/{live.lab_id}/captures",
-            {"node": live.pair.b, "interface": "eth0", "filter": "icmp"},
+            {"node": "b", "interface": "eth0", "filter": "icmp"},
             content_type="application/json",
         )
         assert res.status_code == 201, res.content
@@ -235,15 +237,54 @@ async def test_capture_api_and_lines(live: Live) -> None:
             assert (await sync_to_async(client.get)(f"/api/captures/{cid}/pcap")).status_code == 404
         stopped = await post(f"/api/captures/{cid}/stop")
         assert stopped.status_code == 200 and stopped.json()["result"]["packets"] == 4
-        pcap = await sync_to_async(live.alice.get)(f"/api/captures/{cid}/pcap")
-        assert pcap.status_code == 200
-        frames = list(dpkt.pcap.Reader(io.BytesIO(pcap.content)))
+        # The download streams one agent request per chunk (small chunks here: 100 bytes).
+        telemetry_api.PCAP_CHUNK = 100
+        try:
+            pcap = await sync_to_async(live.alice.get)(f"/api/captures/{cid}/pcap")
+            assert pcap.status_code == 200 and pcap.streaming
+            content = await sync_to_async(lambda: b"".join(pcap.streaming_content))()
+        finally:
+            telemetry_api.PCAP_CHUNK = 256 * 1024
+        assert len(content) > 300  # several chunks, joined in order into one valid pcap
+        frames = list(dpkt.pcap.Reader(io.BytesIO(content)))
         assert len(frames) == 4
         assert all(
             isinstance(dpkt.ethernet.Ethernet(raw).data.data, dpkt.icmp.ICMP) for _, raw in frames
         )
     finally:
         await comm.disconnect()
+
+
+async def test_capture_limits_are_bounded(live: Live) -> None:
+    for field, value in (("max_bytes", 10**15), ("max_bytes", 2**70), ("max_seconds", 1e9)):
+        res = await sync_to_async(live.alice.post)(
+            f"/api/labs/{live.lab_id}/captures",
+            {"node": "b", "interface": "eth0", field: value},
+            content_type="application/json",
+        )
+        assert res.status_code == 400, res.content
+        body = res.json()
+        assert body["code"] == "capture.bad_limits" and body["issues"][0]["path"] == field
+
+
+async def test_exec_api_for_the_labs_owner_only(live: Live) -> None:
+    url = f"/api/labs/{live.lab_id}/exec"
+    body = {"node": "a", "argv": ["sh", "-c", "cat /proc/1/comm; ip -br addr show eth0"]}
+    res = await sync_to_async(live.alice.post)(url, body, content_type="application/json")
+    assert res.status_code == 200, res.content
+    out = res.json()
+    assert out["status"] == 0 and out["stdout"].startswith("catatonit\n")
+    assert live.pair.a_ip in out["stdout"] and live.pair.b_ip not in out["stdout"]
+    denied = await sync_to_async(live.bob.post)(url, body, content_type="application/json")
+    assert denied.status_code == 404
+    bad = await sync_to_async(live.alice.post)(
+        url, {"node": "a", "argv": []}, content_type="application/json"
+    )
+    assert bad.status_code == 400 and bad.json()["code"] == "exec.bad_argv", bad.content
+    slow = await sync_to_async(live.alice.post)(
+        url, {"node": "a", "argv": ["true"], "timeout": 10**6}, content_type="application/json"
+    )
+    assert slow.status_code == 400 and slow.json()["issues"][0]["path"] == "timeout"
 
 
 async def test_journey_api(live: Live) -> None:
@@ -256,30 +297,30 @@ async def test_journey_api(live: Live) -> None:
         assert (await comm.receive_json_from(timeout=5))["type"] == "snapshot"
         res = await post(
             f"/api/labs/{live.lab_id}/journeys",
-            {"src": live.pair.a, "dst": live.pair.b_ip, "count": 1},
+            {"src": "a", "dst": live.pair.b_ip, "count": 1},
             content_type="application/json",
         )
         assert res.status_code == 200, res.content
         hops = res.json()["hops"]
         assert [(h["node"], h["direction"]) for h in hops if h["packet"] == "request"] == [
-            (live.pair.a, "out"),
-            (live.pair.b, "in"),
+            ("a", "out"),
+            ("b", "in"),
         ]
         seen = await _receive_until(comm, lambda m: m["type"] == "journey.done")
         event = seen[-1]
-        assert event["src"] == live.pair.a and event["dst"] == live.pair.b_ip
+        assert event["src"] == "a" and event["dst"] == live.pair.b_ip
         assert event["hops"] == hops
     finally:
         await comm.disconnect()
     bad = await post(
         f"/api/labs/{live.lab_id}/journeys",
-        {"src": live.pair.a, "dst": "10.1"},
+        {"src": "a", "dst": "10.1"},
         content_type="application/json",
     )
     assert bad.status_code == 400 and bad.json()["issues"][0]["path"] == "dst"
     denied = await sync_to_async(live.bob.post)(
         f"/api/labs/{live.lab_id}/journeys",
-        {"src": live.pair.a, "dst": live.pair.b_ip},
+        {"src": "a", "dst": live.pair.b_ip},
         content_type="application/json",
     )
     assert denied.status_code == 404

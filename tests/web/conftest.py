@@ -31,7 +31,7 @@ def valid_doc() -> dict[str, Any]:
 
 @pytest.fixture(autouse=True)
 def _events_on_private_redis(redis_server: RedisServer, settings: Any) -> Iterator[None]:
-    """Point events at the session's private Redis; hash test passwords fast."""
+    """Point events at the session's private Redis; hash test passwords fast; no throttle state."""
     # Test users sign in many times; PBKDF2's deliberate slowness is not under test.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.REDIS_URL = redis_server.url
@@ -41,6 +41,16 @@ def _events_on_private_redis(redis_server: RedisServer, settings: Any) -> Iterat
             "CONFIG": {"hosts": [redis_server.url], "capacity": 1500, "expiry": 30},
         }
     }
+    # Sign-in attempt counters outlive a test in the shared Redis: each test starts clean.
+    import redis
+
+    from lab.throttle import KEY_PREFIX
+
+    client = redis.Redis.from_url(redis_server.url)
+    stale = list(client.scan_iter(f"{KEY_PREFIX}*"))
+    if stale:
+        client.delete(*stale)
+    client.close()
     yield
 
 

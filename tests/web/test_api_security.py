@@ -96,6 +96,7 @@ def alice_objects(
     objects: dict[str, Any] = {
         "lab_id": alice_lab["id"],
         "deployment_id": deployment.json()["deployment"]["id"],
+        "number": 1,  # the lab's first revision
     }
     # Telemetry keeps a capture's owner lab in Redis (lab/api/telemetry.py).
     capture_id = "0123456789abcdef"

@@ -40,7 +40,7 @@ APP = "hold"
 MAX_FRAME = 65535 + 14
 
 
-def open_any(name: str, kind: str, create: bool) -> Device:
+def open_any(name: str, kind: str, create: bool, device: str | None = None) -> Device:
     """Open ``name`` as ``kind``; with ``auto``, the first of tun, tap, macvtap that fits.
 
     Raises:
@@ -48,8 +48,8 @@ def open_any(name: str, kind: str, create: bool) -> Device:
     """
     if kind in ("tun", "tap"):
         return open_tuntap(name, "tun" if kind == "tun" else "tap", create=create)
-    if kind == "macvtap":
-        return open_macvtap(name)
+    if kind == "macvtap" or device is not None:
+        return open_macvtap(name, device)
     errors = []
     for attempt in ("tun", "tap"):
         try:
@@ -80,6 +80,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="the device to hold",
     )
     parser.add_argument("--kind", choices=("auto", "tun", "tap", "macvtap"), default="auto")
+    parser.add_argument(
+        "--device", metavar="PATH", help="a macvtap's character device to open (default: found)"
+    )
     parser.add_argument(
         "--create", action="store_true", help="create the device when missing (needs --kind)"
     )
@@ -146,7 +149,7 @@ def _run(args: argparse.Namespace) -> int:
         raise AppError("--create needs --kind tun or --kind tap")
     if args.log_every < 1:
         raise AppError("--log-every: must be at least 1")
-    with StopSignals() as stop, open_any(args.dev, args.kind, args.create) as device:
+    with StopSignals() as stop, open_any(args.dev, args.kind, args.create, args.device) as device:
         if device.kind != "macvtap" and not args.keep_persistent:
             set_persist(device, False)
         if args.user:

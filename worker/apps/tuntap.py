@@ -21,8 +21,10 @@ import ctypes
 import errno
 import fcntl
 import os
+import re
 import shutil
 import socket
+import stat
 import struct
 import tempfile
 from dataclasses import dataclass
@@ -338,6 +340,17 @@ def open_macvtap(name: str, device_path: str | None = None) -> Device:
 
 
 def _open_char(path: str, name: str) -> int:
+    # An inherited descriptor (the node sandbox opens a macvtap's device for its program)
+    # is used as it is: opening it again would add a second queue that nobody reads.
+    inherited = re.fullmatch(r"/proc/self/fd/(\d+)", path)
+    if inherited is not None:
+        fd = int(inherited.group(1))
+        try:
+            if stat.S_ISCHR(os.fstat(fd).st_mode):
+                os.set_inheritable(fd, False)
+                return fd
+        except OSError:
+            pass
     try:
         return os.open(path, os.O_RDWR | os.O_CLOEXEC)
     except OSError as exc:

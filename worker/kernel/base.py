@@ -8,9 +8,57 @@ delete is success). Names are namespace names and interface names.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Protocol, runtime_checkable
+from typing import NamedTuple, Protocol, runtime_checkable
 
 from worker.state import NamespaceState
+
+
+class MacsecSA(NamedTuple):
+    """One MACsec secure association: number, first packet number, key and key id (hex)."""
+
+    an: int
+    pn: int
+    key: str
+    key_id: str
+
+
+def _num(value: float) -> str:
+    return f"{round(value, 2):g}"
+
+
+class Shaping(NamedTuple):
+    """What an interface's root qdisc does to what it sends; all zero: nothing.
+
+    A rate alone is a tbf; impairments are a netem, which then carries the rate too.
+    """
+
+    rate_mbit: int | None = None
+    delay_ms: float = 0.0
+    jitter_ms: float = 0.0
+    loss_pct: float = 0.0
+    duplicate_pct: float = 0.0
+    reorder_pct: float = 0.0
+    corrupt_pct: float = 0.0
+
+    @property
+    def netem(self) -> bool:
+        """Whether it needs netem (anything but a rate)."""
+        return any(self[1:])
+
+    def text(self) -> str:
+        """Return one canonical line ("" for nothing): discovery and the planner compare it."""
+        parts = [f"rate {self.rate_mbit}mbit"] if self.rate_mbit else []
+        for name, value, unit in (
+            ("delay", self.delay_ms, "ms"),
+            ("jitter", self.jitter_ms, "ms"),
+            ("loss", self.loss_pct, "%"),
+            ("duplicate", self.duplicate_pct, "%"),
+            ("reorder", self.reorder_pct, "%"),
+            ("corrupt", self.corrupt_pct, "%"),
+        ):
+            if round(value, 2):
+                parts.append(f"{name} {_num(value)}{unit}")
+        return " ".join(parts)
 
 
 @runtime_checkable
@@ -25,8 +73,20 @@ class Kernel(Protocol):
         """Return the names of every named namespace."""
         ...
 
-    def ns_create(self, ns: str, lo_alias: str) -> None:
-        """Create namespace ``ns`` with ``lo`` up and tagged ``lo_alias`` (EEXIST if taken)."""
+    def ns_create(self, ns: str, lo_alias: str, lab: str | None = None) -> None:
+        """Create namespace ``ns`` with ``lo`` up and tagged ``lo_alias`` (EEXIST if taken).
+
+        With ``lab``, the namespace is owned by that lab's user namespace (made on
+        first use): root of the lab may configure it, and nothing else.
+        """
+        ...
+
+    def lab_uid(self, lab: str) -> int:
+        """Return the host uid of root in lab ``lab``'s user namespace (made on first use)."""
+        ...
+
+    def lab_release(self, lab: str) -> None:
+        """Give back lab ``lab``'s user namespace and uid range (once nothing of it is left)."""
         ...
 
     def ns_delete(self, ns: str) -> None:
@@ -76,9 +136,15 @@ class Kernel(Protocol):
         ...
 
     def bridge_add(
-        self, ns: str, name: str, alias: str, stp: bool = False, mtu: int | None = None
+        self,
+        ns: str,
+        name: str,
+        alias: str,
+        stp: bool = False,
+        mtu: int | None = None,
+        vlan_filtering: bool = False,
     ) -> None:
-        """Create a Linux bridge."""
+        """Create a Linux bridge (VLAN filtering: EOPNOTSUPP on a kernel without it)."""
         ...
 
     def vxlan_add(
@@ -126,6 +192,109 @@ class Kernel(Protocol):
         """Create a persistent tun or tap device owned by ``uid``."""
         ...
 
+    # -- the seed articles' other kinds (each raises EOPNOTSUPP where the module is missing)
+
+    def dummy_add(self, ns: str, name: str, alias: str, mtu: int | None = None) -> None:
+        """Create a dummy device."""
+        ...
+
+    def vlan_add(
+        self,
+        ns: str,
+        name: str,
+        alias: str,
+        parent: str,
+        vlan_id: int,
+        protocol: str = "802.1Q",
+        mtu: int | None = None,
+    ) -> None:
+        """Create an 802.1Q (or 802.1ad) sub-interface of ``parent`` (ENODEV if missing)."""
+        ...
+
+    def bond_add(
+        self,
+        ns: str,
+        name: str,
+        alias: str,
+        mode: str,
+        miimon: int,
+        primary: str | None = None,
+        mtu: int | None = None,
+    ) -> None:
+        """Create a bond (members are enslaved with ``link_set(master=...)``)."""
+        ...
+
+    def team_add(self, ns: str, name: str, alias: str, runner: str, mtu: int | None = None) -> None:
+        """Create a team device in mode ``runner`` (before it has ports)."""
+        ...
+
+    def team_ports_set(
+        self, ns: str, name: str, ports: tuple[str, ...], active: str | None = None
+    ) -> None:
+        """Give every port the team's MAC and make ``active`` the activebackup's port.
+
+        Without teamd the kernel does neither: a port keeps its own MAC and drops what
+        is sent to the team's. ENODEV if a port is missing or not the team's.
+        """
+        ...
+
+    def ipvlan_add(
+        self,
+        ns: str,
+        name: str,
+        alias: str,
+        parent_ns: str,
+        parent: str,
+        mode: str,
+        tap: bool = False,
+        mtu: int | None = None,
+    ) -> None:
+        """Create an ipvlan (or ipvtap) child of ``parent_ns:parent`` in ``ns``.
+
+        EBUSY if the parent already has another kind of upper (one rx_handler each).
+        """
+        ...
+
+    def macsec_add(
+        self,
+        ns: str,
+        name: str,
+        alias: str,
+        parent: str,
+        port: int,
+        cipher: str,
+        encrypt: bool,
+        tx: MacsecSA | None = None,
+        mtu: int | None = None,
+    ) -> None:
+        """Create a MACsec device on ``parent`` with its transmit SA (EBUSY if taken)."""
+        ...
+
+    def macsec_rx_set(
+        self, ns: str, name: str, peer_mac: str, peer_port: int, sa: MacsecSA
+    ) -> None:
+        """Accept frames of the peer whose channel is ``peer_mac``/``peer_port``, keyed ``sa``.
+
+        Replaces an SA of that number the channel already has.
+        """
+        ...
+
+    def vcan_add(self, ns: str, name: str, alias: str) -> None:
+        """Create a virtual CAN device."""
+        ...
+
+    def vxcan_add(self, ns: str, name: str, peer_ns: str, peer: str, alias: str) -> None:
+        """Create a vxcan pair with each end directly in its namespace."""
+        ...
+
+    def port_vlans_set(self, ns: str, dev: str, vlans: tuple[int, ...], pvid: int | None) -> None:
+        """Make bridge port ``dev`` carry exactly ``vlans`` tagged and ``pvid`` untagged."""
+        ...
+
+    def link_mac(self, ns: str, name: str) -> str:
+        """Return the MAC address of interface ``name`` (ENODEV if none)."""
+        ...
+
     def link_delete(self, ns: str, name: str) -> None:
         """Delete interface ``name`` (ENODEV if none)."""
         ...
@@ -168,6 +337,9 @@ class Kernel(Protocol):
         """Write ``/proc/sys/<key>`` (dots for slashes) as seen inside ``ns``."""
         ...
 
-    def rate_set(self, ns: str, dev: str, rate_mbit: int | None) -> None:
-        """Shape ``dev`` with a tbf qdisc at ``rate_mbit`` (None removes it)."""
+    def shaping_set(self, ns: str, dev: str, shaping: Shaping) -> None:
+        """Make ``dev``'s root qdisc do ``shaping`` (nothing: the default qdisc), in place.
+
+        The device keeps its ifindex. EOPNOTSUPP/ENOENT where the qdisc's module is missing.
+        """
         ...

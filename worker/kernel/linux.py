@@ -9,6 +9,7 @@ every later request is a plain ``send``/``recv`` from the calling thread.
 from __future__ import annotations
 
 import ctypes
+import dataclasses
 import errno
 import fcntl
 import ipaddress
@@ -16,14 +17,15 @@ import os
 import queue
 import socket
 import struct
-import subprocess
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 from lab.topology import naming
+from worker.kernel import messages as msg
 from worker.kernel import netlink as nl
-from worker.kernel import netns
+from worker.kernel import netns, userns
+from worker.kernel.base import MacsecSA, Shaping
 from worker.kernel.errors import KernelError
 from worker.state import FORWARDING_SYSCTLS, LinkState, NamespaceState, RouteState
 
@@ -68,6 +70,8 @@ class LinuxKernel:
         self._thread = netns.NsThread()
         self._handles: dict[str, _Handle] = {}
         self._lock = threading.Lock()
+        self._makers: dict[str, userns.NetnsMaker] = {}
+        self._families: dict[str, int] = {}
 
     # -- namespaces -------------------------------------------------------------------------
 
@@ -77,7 +81,15 @@ class LinuxKernel:
             for handle in self._handles.values():
                 handle.close()
             self._handles.clear()
+        self._end_makers()
         self._thread.close()
+
+    def _end_makers(self) -> None:
+        with self._lock:
+            makers = list(self._makers.values())
+            self._makers.clear()
+        for maker in makers:
+            maker.close()
 
     def release(self) -> None:
         """Close the sockets held in namespaces (the helper thread stays).
@@ -91,6 +103,7 @@ class LinuxKernel:
             self._handles.clear()
         for handle in handles:
             handle.close()
+        self._end_makers()
 
     def ns_list(self) -> list[str]:
         """Return the names under /run/netns."""
@@ -134,13 +147,43 @@ class LinuxKernel:
         if handle is not None:
             handle.close()
 
-    def ns_create(self, ns: str, lo_alias: str) -> None:
-        """Create a namespace, bring ``lo`` up and tag it.
+    def lab_uid(self, lab: str) -> int:
+        """Return the host uid of root in lab ``lab``'s user namespace (made on first use).
+
+        Raises:
+            KernelError: the uid pool is exhausted, or the user namespace could not be made.
+        """
+        return userns.ensure_identity(lab).uid
+
+    def lab_release(self, lab: str) -> None:
+        """Give back lab ``lab``'s user namespace and uid range."""
+        with self._lock:
+            maker = self._makers.pop(lab, None)
+        if maker is not None:
+            maker.close()
+        userns.release_identity(lab)
+
+    def _maker(self, lab: str) -> userns.NetnsMaker:
+        with self._lock:
+            maker = self._makers.get(lab)
+        if maker is not None and userns.is_userns(maker.identity.userns):
+            return maker
+        maker = userns.NetnsMaker(userns.ensure_identity(lab))
+        with self._lock:
+            old = self._makers.get(lab)
+            self._makers[lab] = maker
+        if old is not None:
+            old.close()
+        return maker
+
+    def ns_create(self, ns: str, lo_alias: str, lab: str | None = None) -> None:
+        """Create a namespace, bring ``lo`` up and tag it; with ``lab``, owned by the lab.
 
         Raises:
             KernelError: EEXIST when the name is taken, or the mount failed.
         """
         netns.ensure_run_dir()
+        enter = self._maker(lab).enter_new if lab is not None else netns.unshare_net
 
         sockets: list[tuple[nl.NetlinkSocket, socket.socket]] = []
 
@@ -156,7 +199,7 @@ class LinuxKernel:
 
         def make() -> _Handle:
             try:
-                fd = netns.make_in_thread(ns, tag_lo)
+                fd = netns.make_in_thread(ns, tag_lo, enter)
             except BaseException:
                 for sock, io in sockets:
                     sock.close()
@@ -287,7 +330,61 @@ class LinuxKernel:
             return out
 
         sysctls = self._thread.call(read_sysctls)
-        return _namespace_state(ns, handle.inode, links, addrs, routes, tuple(sysctls))
+        state = _namespace_state(ns, handle.inode, links, addrs, routes, tuple(sysctls))
+        return self._seed_extras(handle, state)
+
+    def _seed_extras(self, handle: _Handle, state: NamespaceState) -> NamespaceState:
+        """Add what rtnetlink's link dump does not say about the seed kinds.
+
+        A bond's primary by name, a team's mode and active port, a macsec device's SA
+        numbers and key ids (generic netlink), a VLAN-filtering bridge's port VLANs.
+        Each read happens only when the namespace has such a device, so a lab of
+        veths and bridges is discovered as fast as before.
+        """
+        names = {link.ifindex: link.name for link in state.links}
+        extra: dict[int, list[tuple[str, str]]] = {}
+        # Link conditioning: one dump; only root netem and tbf qdiscs are decoded.
+        with handle.lock:
+            qdiscs = handle.sock.dump(msg.RTM_GETQDISC, msg.qdisc_dump())
+        for payload in qdiscs:
+            shaped = msg.read_qdisc(payload)
+            if shaped is not None and shaped[1].text():
+                extra.setdefault(shaped[0], []).append(("shaping", shaped[1].text()))
+        for link in state.links:
+            if link.kind == "bond" and link.get("primary_ifindex"):
+                primary = names.get(int(link.get("primary_ifindex") or 0), "")
+                extra.setdefault(link.ifindex, []).append(("primary", primary))
+            elif link.kind == "team":
+                answers = self._genl_read(
+                    handle, "team", msg.team_options_get(link.ifindex), dump=False
+                )
+                options: dict[str, str | int] = {}
+                for answer in answers:
+                    options.update(msg.read_team_options(answer))
+                items = extra.setdefault(link.ifindex, [])
+                items.append(("runner", str(options.get("mode", ""))))
+                active = options.get("activeport")
+                if isinstance(active, int) and active:
+                    items.append(("active", names.get(active, str(active))))
+        if any(link.kind == "macsec" for link in state.links):
+            for answer in self._genl_read(handle, "macsec", msg.macsec_dump(), dump=True):
+                index, items = msg.read_macsec(answer)
+                extra.setdefault(index, []).extend(items)
+        if any(link.kind == "bridge" and link.get("vlan_filtering") == "1" for link in state.links):
+            for index, (tagged, pvid) in self._port_vlans(handle).items():
+                items = extra.setdefault(index, [])
+                items.append(("vlans", ",".join(str(v) for v in tagged)))
+                if pvid is not None:
+                    items.append(("pvid", str(pvid)))
+        if not extra:
+            return state
+        links = tuple(
+            dataclasses.replace(link, info=link.info + tuple(extra[link.ifindex]))
+            if link.ifindex in extra
+            else link
+            for link in state.links
+        )
+        return dataclasses.replace(state, links=links)
 
     # -- links ----------------------------------------------------------------------------
 
@@ -380,14 +477,29 @@ class LinuxKernel:
         self._tx_csum_off(peer_handle, peer)
 
     def bridge_add(
-        self, ns: str, name: str, alias: str, stp: bool = False, mtu: int | None = None
+        self,
+        ns: str,
+        name: str,
+        alias: str,
+        stp: bool = False,
+        mtu: int | None = None,
+        vlan_filtering: bool = False,
     ) -> None:
         """Create a bridge (STP on request, with a short forward delay).
 
         Raises:
-            KernelError: EEXIST if the name is taken.
+            KernelError: EEXIST if the name is taken; EOPNOTSUPP for VLAN filtering on a
+                kernel built without it.
         """
         handle = self._handle(ns)
+        if vlan_filtering:
+            attrs: list[tuple[str, object]] = [("IFLA_BR_STP_STATE", 1 if stp else 0)]
+            if stp:
+                attrs.append(("IFLA_BR_FORWARD_DELAY", 400))
+            attrs.append(("IFLA_BR_VLAN_FILTERING", 1))
+            self._newlink(handle, msg.newlink(name, "bridge", attrs, mtu=mtu))
+            self._tag(handle, name, alias)
+            return
         data = nl.nla_u32(nl.IFLA_BR_STP_STATE, 1 if stp else 0)
         if stp:
             data += nl.nla_u32(1, 400)  # IFLA_BR_FORWARD_DELAY: 4 s, so labs converge quickly
@@ -576,6 +688,305 @@ class LinuxKernel:
             raise KernelError(exc.errno or errno.EIO, f"{mode} {name}: {exc.strerror}") from None
         self._tag(handle, name, alias)
 
+    # -- the seed articles' other kinds: messages from pyroute2's classes (messages.py) --
+
+    def _linked(self, handle: _Handle, parent: str) -> int:
+        with handle.lock:
+            return self._index(handle, parent)
+
+    def dummy_add(self, ns: str, name: str, alias: str, mtu: int | None = None) -> None:
+        """Create a dummy device.
+
+        Raises:
+            KernelError: EEXIST if the name is taken; EOPNOTSUPP without the dummy module.
+        """
+        handle = self._handle(ns)
+        self._newlink(handle, msg.newlink(name, "dummy", mtu=mtu))
+        self._tag(handle, name, alias)
+
+    def vlan_add(
+        self,
+        ns: str,
+        name: str,
+        alias: str,
+        parent: str,
+        vlan_id: int,
+        protocol: str = "802.1Q",
+        mtu: int | None = None,
+    ) -> None:
+        """Create a VLAN sub-interface of ``parent``.
+
+        Raises:
+            KernelError: EEXIST if the name (or the id on the parent) is taken; ENODEV if
+                the parent is missing; EOPNOTSUPP without 8021q.
+        """
+        handle = self._handle(ns)
+        body = msg.newlink(
+            name,
+            "vlan",
+            msg.vlan_data(vlan_id, protocol),
+            link=self._linked(handle, parent),
+            mtu=mtu,
+        )
+        self._newlink(handle, body)
+        self._tag(handle, name, alias)
+
+    def bond_add(
+        self,
+        ns: str,
+        name: str,
+        alias: str,
+        mode: str,
+        miimon: int,
+        primary: str | None = None,
+        mtu: int | None = None,
+    ) -> None:
+        """Create a bond; ``primary`` (a member, made before the bond) is named by ifindex.
+
+        Raises:
+            KernelError: EEXIST if the name is taken; ENODEV if the primary is missing;
+                EOPNOTSUPP without bonding.
+        """
+        handle = self._handle(ns)
+        index = self._linked(handle, primary) if primary is not None else None
+        self._newlink(
+            handle, msg.newlink(name, "bond", msg.bond_data(mode, miimon, index), mtu=mtu)
+        )
+        self._tag(handle, name, alias)
+
+    def team_add(self, ns: str, name: str, alias: str, runner: str, mtu: int | None = None) -> None:
+        """Create a team device and set its mode (the kernel takes a mode only without ports).
+
+        Raises:
+            KernelError: EEXIST if the name is taken; EOPNOTSUPP without team; ENOENT
+                when the mode's module (team_mode_<runner>) is missing.
+        """
+        handle = self._handle(ns)
+        self._newlink(handle, msg.newlink(name, "team", mtu=mtu))
+        self._tag(handle, name, alias)
+        index = self._linked(handle, name)
+        self._genl(handle, "team", [msg.team_option(index, "mode", runner)])
+
+    def team_ports_set(
+        self, ns: str, name: str, ports: tuple[str, ...], active: str | None = None
+    ) -> None:
+        """Give every port the team's MAC (teamd's ``same_all``) and set the active port.
+
+        Raises:
+            KernelError: ENODEV if the team or a port is missing; ENOENT if ``active``
+                is not a port of the team.
+        """
+        handle = self._handle(ns)
+        mac = self.link_mac(ns, name)
+        for port in ports:
+            self.link_set(ns, port, mac=mac)
+        if active is not None:
+            team, member = self._linked(handle, name), self._linked(handle, active)
+            self._genl(handle, "team", [msg.team_option(team, "activeport", member)])
+
+    def ipvlan_add(
+        self,
+        ns: str,
+        name: str,
+        alias: str,
+        parent_ns: str,
+        parent: str,
+        mode: str,
+        tap: bool = False,
+        mtu: int | None = None,
+    ) -> None:
+        """Create an ipvlan/ipvtap child on ``parent`` (possibly in another namespace).
+
+        As for macvlan, the request goes to the parent's namespace and names the
+        child's with IFLA_NET_NS_FD, so the child is born where it belongs.
+
+        Raises:
+            KernelError: EEXIST if the name is taken; ENODEV if the parent is missing;
+                EBUSY if the parent has another kind of upper; EOPNOTSUPP without the module.
+        """
+        handle = self._handle(ns)
+        parent_handle = handle if parent_ns == ns else self._handle(parent_ns)
+        body = msg.newlink(
+            name,
+            "ipvtap" if tap else "ipvlan",
+            msg.ipvlan_mode(mode),
+            link=self._linked(parent_handle, parent),
+            mtu=mtu,
+            netns_fd=handle.fd if parent_handle is not handle else None,
+        )
+        self._exists_check(handle, name)
+        self._newlink(parent_handle, body)
+        self._tag(handle, name, alias)
+
+    def macsec_add(
+        self,
+        ns: str,
+        name: str,
+        alias: str,
+        parent: str,
+        port: int,
+        cipher: str,
+        encrypt: bool,
+        tx: MacsecSA | None = None,
+        mtu: int | None = None,
+    ) -> None:
+        """Create a MACsec device on ``parent`` and give it its transmit SA (generic netlink).
+
+        Raises:
+            KernelError: EEXIST if the name is taken; ENODEV if the parent is missing;
+                EBUSY if the parent has another upper; EOPNOTSUPP without macsec.
+        """
+        handle = self._handle(ns)
+        data = msg.macsec_link_data(port, cipher, encrypt, tx.an if tx is not None else 0)
+        body = msg.newlink(name, "macsec", data, link=self._linked(handle, parent), mtu=mtu)
+        self._newlink(handle, body)
+        self._tag(handle, name, alias)
+        if tx is not None:
+            self._genl(handle, "macsec", [msg.macsec_txsa(self._linked(handle, name), tx)])
+
+    def macsec_rx_set(
+        self, ns: str, name: str, peer_mac: str, peer_port: int, sa: MacsecSA
+    ) -> None:
+        """Accept the peer's channel with ``sa`` (an SA of that number is replaced).
+
+        Raises:
+            KernelError: ENODEV if the device is missing; EINVAL for a key of the wrong length.
+        """
+        handle = self._handle(ns)
+        index = self._linked(handle, name)
+        channel = msg.sci(peer_mac, peer_port)
+        sock = self._genl_socket(handle)
+        try:
+            family = self._family(sock, "macsec")
+            for body, tolerated in (
+                (msg.macsec_rxsc(index, channel), errno.EEXIST),
+                (msg.macsec_rxsa(index, channel, sa, "deactivate"), errno.ENODEV),
+                (msg.macsec_rxsa(index, channel, sa, "delete"), errno.ENODEV),
+                (msg.macsec_rxsa(index, channel, sa), None),
+            ):
+                try:
+                    sock.request(family, 0, body)
+                except KernelError as exc:
+                    if exc.errno != tolerated:
+                        raise
+        finally:
+            sock.close()
+
+    def vcan_add(self, ns: str, name: str, alias: str) -> None:
+        """Create a virtual CAN device.
+
+        Raises:
+            KernelError: EEXIST if the name is taken; EOPNOTSUPP without vcan.
+        """
+        handle = self._handle(ns)
+        self._newlink(handle, msg.newlink(name, "vcan"))
+        self._tag(handle, name, alias)
+
+    def vxcan_add(self, ns: str, name: str, peer_ns: str, peer: str, alias: str) -> None:
+        """Create a vxcan pair, each end directly in its namespace (like a veth).
+
+        Raises:
+            KernelError: EEXIST if a name is taken; EOPNOTSUPP without vxcan.
+        """
+        handle = self._handle(ns)
+        peer_handle = handle if peer_ns == ns else self._handle(peer_ns)
+        fd = peer_handle.fd if peer_handle is not handle else None
+        # A name taken in the peer's namespace would fail after ours was checked: check it.
+        self._exists_check(peer_handle, peer)
+        self._newlink(handle, msg.newlink(name, "vxcan", msg.vxcan_peer(peer, fd)))
+        self._tag(handle, name, alias)
+        self._tag(peer_handle, peer, alias)
+
+    def port_vlans_set(self, ns: str, dev: str, vlans: tuple[int, ...], pvid: int | None) -> None:
+        """Make bridge port ``dev`` carry exactly ``vlans`` tagged and ``pvid`` untagged.
+
+        Raises:
+            KernelError: ENODEV if the port is missing; EOPNOTSUPP if its bridge does not
+                filter VLANs.
+        """
+        handle = self._handle(ns)
+        index = self._linked(handle, dev)
+        want = {v: msg.vlan_flags(False) for v in vlans}
+        if pvid is not None:
+            want[pvid] = msg.vlan_flags(True)
+        have = self._port_vlans(handle).get(index, ([], None))
+        current = {v: msg.vlan_flags(False) for v in have[0]}
+        if have[1] is not None:
+            current[have[1]] = msg.vlan_flags(True)
+        drop = [(v, 0) for v in current if v not in want]
+        add = [(v, f) for v, f in sorted(want.items()) if current.get(v) != f]
+        with handle.lock:
+            if drop:
+                handle.sock.request(nl.RTM_DELLINK, 0, msg.port_vlans(index, drop))
+            if add:
+                handle.sock.request(msg.RTM_SETLINK, 0, msg.port_vlans(index, add))
+
+    def _port_vlans(self, handle: _Handle) -> dict[int, tuple[list[int], int | None]]:
+        with handle.lock:
+            payloads = handle.sock.dump(nl.RTM_GETLINK, msg.bridge_vlan_dump())
+        out: dict[int, tuple[list[int], int | None]] = {}
+        for payload in payloads:
+            index, tagged, pvid = msg.read_port_vlans(payload)
+            out[index] = (tagged, pvid)
+        return out
+
+    def link_mac(self, ns: str, name: str) -> str:
+        """Return the MAC address of interface ``name``.
+
+        Raises:
+            KernelError: ENODEV if there is no such interface.
+        """
+        handle = self._handle(ns)
+        with handle.lock:
+            payload = handle.sock.get_link(name)
+        return _mac(nl.find_attr(payload, _IFI.size, nl.IFLA_ADDRESS))
+
+    def _genl_socket(self, handle: _Handle) -> nl.NetlinkSocket:
+        """Open a generic netlink socket in the namespace (families act on its devices)."""
+
+        def open_in() -> nl.NetlinkSocket:
+            netns.setns(handle.fd)
+            return nl.NetlinkSocket(msg.NETLINK_GENERIC)
+
+        return self._thread.call(open_in)
+
+    def _family(self, sock: nl.NetlinkSocket, name: str) -> int:
+        # Family ids are the kernel's, not a namespace's: resolved once per process.
+        if name not in self._families:
+            try:
+                answer = sock.query(msg.GENL_ID_CTRL, msg.get_family(name))
+            except KernelError as exc:
+                if exc.errno == errno.ENOENT:
+                    raise KernelError(
+                        errno.EOPNOTSUPP, f"no {name} generic netlink family (module missing)"
+                    ) from None
+                raise
+            self._families[name] = msg.family_id(answer[0])
+        return self._families[name]
+
+    def _genl(self, handle: _Handle, family: str, bodies: list[bytes]) -> None:
+        sock = self._genl_socket(handle)
+        try:
+            fid = self._family(sock, family)
+            for body in bodies:
+                try:
+                    sock.request(fid, 0, body)
+                except KernelError as exc:
+                    # The team driver sets the option, then announces the change to its
+                    # multicast group and returns ESRCH when nobody listens (no teamd).
+                    if not (family == "team" and exc.errno == errno.ESRCH):
+                        raise
+        finally:
+            sock.close()
+
+    def _genl_read(self, handle: _Handle, family: str, body: bytes, dump: bool) -> list[bytes]:
+        sock = self._genl_socket(handle)
+        try:
+            fid = self._family(sock, family)
+            return sock.dump(fid, body) if dump else sock.query(fid, body)
+        finally:
+            sock.close()
+
     def link_delete(self, ns: str, name: str) -> None:
         """Delete interface ``name``.
 
@@ -718,22 +1129,32 @@ class LinuxKernel:
         except OSError as exc:
             raise KernelError(exc.errno or errno.EIO, f"sysctl {key}: {exc.strerror}") from None
 
-    def rate_set(self, ns: str, dev: str, rate_mbit: int | None) -> None:
-        """Shape ``dev`` with tbf through ``tc -n`` (rare, so a process is fine).
+    def shaping_set(self, ns: str, dev: str, shaping: Shaping) -> None:
+        """Replace ``dev``'s root qdisc: netem with impairments, tbf for a rate alone.
+
+        Nothing to do removes the root qdisc (absent is success). The device stays.
 
         Raises:
-            KernelError: tc failed (EINVAL with its message).
+            KernelError: ENODEV if ``dev`` is missing; ENOENT when the qdisc's module
+                (sch_netem, sch_tbf) is missing; EINVAL for a rate above 34 Gbit/s.
         """
-        if rate_mbit is None:
-            argv = ["tc", "-n", ns, "qdisc", "del", "dev", dev, "root"]
-        else:
-            argv = [
-                "tc", "-n", ns, "qdisc", "replace", "dev", dev, "root", "tbf",
-                "rate", f"{rate_mbit}mbit", "burst", "64kb", "latency", "50ms",
-            ]  # fmt: skip
-        proc = subprocess.run(argv, capture_output=True, text=True, check=False)
-        if proc.returncode != 0 and rate_mbit is not None:
-            raise KernelError(errno.EINVAL, f"tc: {proc.stderr.strip()}")
+        handle = self._handle(ns)
+        index = self._linked(handle, dev)
+        if shaping.rate_mbit is not None and shaping.rate_mbit * 125_000 >= 2**32:
+            raise KernelError(errno.EINVAL, f"rate {shaping.rate_mbit} Mbit/s: at most 34000")
+        with handle.lock:
+            if not shaping.text():
+                try:
+                    handle.sock.request(msg.RTM_DELQDISC, 0, msg.root_qdisc(index))
+                except KernelError as exc:
+                    if exc.errno not in (errno.ENOENT, errno.EINVAL):
+                        raise
+                return
+            handle.sock.request(
+                msg.RTM_NEWQDISC,
+                nl.NLM_F_CREATE | nl.NLM_F_REPLACE,
+                msg.shaping_qdisc(index, shaping),
+            )
 
 
 IFLA_STATS64 = 23
@@ -788,7 +1209,7 @@ def _namespace_state(
             kind = nl.attr_str(info_at.get(nl.IFLA_INFO_KIND)) or ""
             idata = info_at.get(nl.IFLA_INFO_DATA)
             if idata is not None:
-                data = _info_items(kind, nl.parse_attrs(idata))
+                data = _info_items(kind, nl.parse_attrs(idata)) + msg.info_items(kind, idata)
         if ifi_type == ARPHRD_LOOPBACK:
             kind = "loopback"
             owner = naming.parse_owner_alias(alias)
@@ -853,6 +1274,9 @@ def _namespace_state(
     )
 
 
+IFLA_BR_VLAN_FILTERING = 7  # u8 (linux/if_link.h)
+
+
 def _info_items(kind: str, at: dict[int, bytes]) -> list[tuple[str, str]]:
     items: list[tuple[str, str]] = []
     if kind == "vxlan":
@@ -870,6 +1294,9 @@ def _info_items(kind: str, at: dict[int, bytes]) -> list[tuple[str, str]]:
         stp = nl.attr_u32(at.get(nl.IFLA_BR_STP_STATE))
         if stp is not None:
             items.append(("stp", str(stp)))
+        filtering = at.get(IFLA_BR_VLAN_FILTERING)
+        if filtering is not None:
+            items.append(("vlan_filtering", str(filtering[0])))
     return items
 
 

@@ -151,8 +151,9 @@ class NetlinkSocket:
     reuses it for every request there.
     """
 
-    def __init__(self) -> None:
-        self.sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE)
+    def __init__(self, protocol: int = socket.NETLINK_ROUTE) -> None:
+        # NETLINK_GENERIC for the team and macsec families (messages.py builds those).
+        self.sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, protocol)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
         self.sock.bind((0, 0))
         self.seq = 0
@@ -189,7 +190,18 @@ class NetlinkSocket:
         Raises:
             KernelError: the kernel refused the dump.
         """
-        seq = self._send(mtype, NLM_F_REQUEST | NLM_F_DUMP, body)
+        return self._answers(self._send(mtype, NLM_F_REQUEST | NLM_F_DUMP, body), ack=False)
+
+    def query(self, mtype: int, body: bytes) -> list[bytes]:
+        """Send one request that answers with messages (not a dump); return their payloads.
+
+        Raises:
+            KernelError: the kernel answered with an error (its errno).
+        """
+        return self._answers(self._send(mtype, NLM_F_REQUEST | NLM_F_ACK, body), ack=True)
+
+    def _answers(self, seq: int, ack: bool) -> list[bytes]:
+        """Collect the payloads answering ``seq`` until DONE (or, asked for, the ack)."""
         out: list[bytes] = []
         while True:
             data = self.sock.recv(1 << 20)
@@ -202,6 +214,8 @@ class NetlinkSocket:
                     code = struct.unpack_from("=i", payload)[0]
                     if code:
                         raise KernelError(-code, os.strerror(-code))
+                    if ack:
+                        return out  # the ack: every answer came before it
                     continue
                 out.append(payload)
 

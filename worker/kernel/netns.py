@@ -204,8 +204,15 @@ class NsThread:
                 self._thread = None
 
 
-def make_in_thread(name: str, prepare: Callable[[], None] | None = None) -> int:
+def make_in_thread(
+    name: str,
+    prepare: Callable[[], None] | None = None,
+    enter: Callable[[], None] = unshare_net,
+) -> int:
     """Create named namespace ``name`` from the calling (helper) thread and enter it.
+
+    ``enter`` moves the thread into a new, empty namespace: ``unshare`` by default
+    (owned by this process's user namespace), or a lab's maker's (owned by the lab's).
 
     ``prepare`` runs inside the new namespace before it gets its name (the bind
     mount): whatever it sets up (the owner tag on ``lo``) is there the moment the
@@ -222,7 +229,7 @@ def make_in_thread(name: str, prepare: Callable[[], None] | None = None) -> int:
         raise KernelError(exc.errno or errno.EIO, f"netns {name}: {exc.strerror}") from None
     os.close(fd)
     try:
-        unshare_net()
+        enter()
         if prepare is not None:
             prepare()
         mount(f"/proc/self/task/{threading.get_native_id()}/ns/net", path, MS_BIND)

@@ -20,6 +20,7 @@ import json
 import logging
 import os
 import secrets
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -30,9 +31,10 @@ from typing import Any
 import redis
 
 from lab.topology import naming
+from worker import sandbox
 from worker.telemetry import rpc
 from worker.telemetry.capture import CaptureError, CaptureManager, CaptureSpec
-from worker.telemetry.console import Console, ConsoleError, ConsoleRegistry, ConsoleSpec
+from worker.telemetry.console import Console, ConsoleError, ConsoleRegistry, ConsoleSpec, limit
 from worker.telemetry.counters import InterfaceSample, Sampler
 from worker.telemetry.journey import JourneyError, run_journey
 
@@ -43,6 +45,51 @@ GroupSend = Callable[[str, dict[str, Any]], Any]
 DiscoverLabs = Callable[[], Mapping[str, list[str]]]
 
 DISCOVERY_SECONDS = 5.0
+PCAP_CHUNK = 256 * 1024  # bytes of pcap per download request
+EXEC_OUTPUT_MAX = 64 * 1024  # bytes of stdout (and of stderr) an exec returns
+
+
+def bounded(value: Any, default: float, name: str) -> Any:
+    """A capture limit from a request, refused past ``TOPOLAB_CAPTURE_<NAME>``.
+
+    Raises:
+        AgentError: ``capture.bad_limits`` naming the limit (field ``limits``).
+    """
+    cap = float(os.environ.get(f"TOPOLAB_CAPTURE_{name}", {"MAX_BYTES": 64 * 1024**2,
+                                                           "MAX_SECONDS": 3600}[name]))  # fmt: skip
+    number = type(default)(value) if value else default
+    if not 0 < number <= cap:
+        raise rpc.AgentError(
+            "capture.bad_limits",
+            f"{name.lower()} must be more than 0 and at most {cap:g}",
+            "limits",
+        )
+    return number
+
+
+def exec_in_node(lab: str, node: str, namespace: str, args: Mapping[str, Any]) -> dict[str, Any]:
+    """Run ``args["argv"]`` in the node's sandbox (as a console would); return its outcome.
+
+    Raises:
+        AgentError: ``exec.bad_argv`` (field ``argv``) or the sandbox's refusal.
+    """
+    try:
+        argv = sandbox.check_argv(args.get("argv"))
+    except sandbox.SandboxError as exc:
+        raise rpc.AgentError(exc.code, exc.message, "argv") from exc
+    timeout = min(float(args.get("timeout") or 30), sandbox.EXEC_TIMEOUT_MAX)
+    try:
+        proc = sandbox.run(lab, node, argv, timeout=timeout, namespace=namespace)
+    except sandbox.SandboxError as exc:
+        raise rpc.AgentError(exc.code, exc.message, "node") from exc
+    except subprocess.TimeoutExpired:
+        return {"status": None, "timed_out": True, "stdout": "", "stderr": ""}
+    return {
+        "status": proc.returncode,
+        "timed_out": False,
+        "stdout": proc.stdout[-EXEC_OUTPUT_MAX:],
+        "stderr": proc.stderr[-EXEC_OUTPUT_MAX:],
+    }
 
 
 def lab_key_of(lab_id: int) -> str:
@@ -185,12 +232,24 @@ class Agent:
         lab_id = int(args.get("lab", 0))
         if op == "capture.start":
             namespace = self.namespace_of(lab_id, str(args.get("node", "")))
+            key = lab_key_of(lab_id)
+            per_lab = limit("CAPTURES_PER_LAB", 4)
+            if len([c for c in self.captures.running_ids() if self.captures.get(c).lab == key]) >= (
+                per_lab
+            ):
+                raise rpc.AgentError(
+                    "limit.captures_per_lab", f"this lab already has {per_lab} captures running"
+                )
             spec = CaptureSpec(
-                namespace=namespace,
+                lab=key,
+                node=node_of(key, namespace),
+                ns=namespace,
                 interface=str(args.get("interface", "")),
                 filter=str(args.get("filter", "") or ""),
-                max_bytes=int(args.get("max_bytes") or CaptureSpec.max_bytes),
-                max_seconds=float(args.get("max_seconds") or CaptureSpec.max_seconds),
+                max_bytes=bounded(args.get("max_bytes"), CaptureSpec.max_bytes, "MAX_BYTES"),
+                max_seconds=bounded(
+                    args.get("max_seconds"), CaptureSpec.max_seconds, "MAX_SECONDS"
+                ),
             )
 
             def sink(cid: str, lines: list[str]) -> None:
@@ -213,9 +272,20 @@ class Agent:
             )
             return info
         if op == "capture.pcap":
+            # One chunk per call: a download streams, never one message for the whole file.
             cap = self.captures.get(str(args.get("id", "")))
-            data = cap.pcap_path.read_bytes() if cap.pcap_path.exists() else b""
-            return {"id": cap.id, "pcap": base64.b64encode(data).decode()}
+            offset = max(0, int(args.get("offset") or 0))
+            size = min(PCAP_CHUNK, max(1, int(args.get("size") or PCAP_CHUNK)))
+            data = b""
+            if cap.pcap_path.exists():
+                with cap.pcap_path.open("rb") as handle:
+                    handle.seek(offset)
+                    data = handle.read(size)
+            return {"id": cap.id, "offset": offset, "pcap": base64.b64encode(data).decode()}
+        if op == "exec":
+            namespace = self.namespace_of(lab_id, str(args.get("node", "")))
+            key = lab_key_of(lab_id)
+            return exec_in_node(key, node_of(key, namespace), namespace, args)
         if op == "capture.get":
             return self.captures.get(str(args.get("id", ""))).describe()
         if op == "journey":
@@ -236,12 +306,13 @@ class Agent:
                 cid,
                 lab_key_of(lab_id),
                 ConsoleSpec(
-                    namespace=namespace,
-                    node=str(args.get("node", "")),
+                    lab=lab_key_of(lab_id),
+                    node=node_of(lab_key_of(lab_id), namespace),
+                    ns=namespace,
                     cols=int(args.get("cols") or 80),
                     rows=int(args.get("rows") or 24),
-                    hide=("/run/netns", str(self.capture_dir)),
                 ),
+                user=str(args.get("user") or ""),
             )
             self._serve_console(cid, console)
             return {"id": cid, "group": rpc.console_group(cid)}

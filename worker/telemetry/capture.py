@@ -7,10 +7,12 @@ without us writing a dissector for every protocol. One process does both: `-w FI
 with `-U` (packet-buffered) and `--print -l` for the lines. `bench/telemetry.py`
 measures it against tcpdump alone.
 
-tcpdump runs through `worker.telemetry.sandbox` as `nobody` with CAP_NET_RAW +
-CAP_NET_ADMIN only; its pcap directory is created for that uid and made root's again
-when the capture ends. The filter is passed after `--`, so it can never be read as
-an option, and is compiled first (`tcpdump -d`) so a bad one gets a clear error.
+tcpdump runs in the node's sandbox (`worker.sandbox`: root of the lab's user
+namespace, nothing of the host visible). It writes the pcap through a descriptor the
+agent opened (the file is the lab's while the capture runs and root's after), so it
+can neither name nor reach any other file of the host. The filter is passed after
+`--`, so it can never be read as an option, and is compiled first (`tcpdump -d`)
+so a bad one gets a clear error.
 Limits: a size limit (checked every batch; the file may overshoot by one batch) and
 a time limit. Lines are batched every 200 ms, at most 50 lines a batch, with a
 "N more packets" line for the rest, so a flood cannot flood the page.
@@ -33,7 +35,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from worker.telemetry.sandbox import SandboxSpec, resolve_user, sandbox_argv, sandbox_env
+from lab.topology import naming
+from worker import sandbox
+from worker.kernel import userns
 
 BATCH_SECONDS = 0.2
 DRAIN_SECONDS = 1.1
@@ -61,17 +65,24 @@ class CaptureError(Exception):
 
 @dataclass(frozen=True)
 class CaptureSpec:
-    """What to capture: an interface of a node namespace, a BPF filter, limits."""
+    """What to capture: an interface of a lab's node, a BPF filter, limits."""
 
-    namespace: str
+    lab: str
+    node: str
     interface: str
     filter: str = ""
     max_bytes: int = DEFAULT_MAX_BYTES
     max_seconds: float = DEFAULT_MAX_SECONDS
     snaplen: int = 262144
     buffer_kib: int = 32768
-    user: str = "nobody"
     vxlan_ports: tuple[int, ...] = ()
+
+    ns: str = ""  # the node's namespace as found by owner tag (default: the engine's name)
+
+    @property
+    def namespace(self) -> str:
+        """The node's network namespace."""
+        return self.ns or naming.namespace_name(self.lab, self.node)
 
 
 @dataclass
@@ -169,14 +180,10 @@ def check_filter(spec: CaptureSpec) -> None:
     argv = ["tcpdump", "-d", "-i", spec.interface, "--"]
     if spec.filter.strip():
         argv.append(spec.filter)
-    proc = subprocess.run(
-        sandbox_argv(_sandbox(spec), argv),
-        capture_output=True,
-        text=True,
-        env=sandbox_env(),
-        timeout=30,
-        check=False,
-    )
+    try:
+        proc = sandbox.run(spec.lab, spec.node, argv, timeout=30, namespace=spec.namespace)
+    except sandbox.SandboxError as exc:
+        raise CaptureError("capture.start_failed", exc.message, "node") from exc
     if proc.returncode != 0:
         raise CaptureError(
             "capture.bad_filter",
@@ -185,13 +192,11 @@ def check_filter(spec: CaptureSpec) -> None:
         )
 
 
-def _sandbox(spec: CaptureSpec) -> SandboxSpec:
-    # tcpdump needs no mount isolation (it runs no user code) and must reach its pcap dir.
-    return SandboxSpec(namespace=spec.namespace, user=spec.user, isolate_mounts=False)
-
-
 def tcpdump_argv(spec: CaptureSpec, pcap: Path) -> list[str]:
-    """tcpdump's own argv for a capture into `pcap` that also prints lines. Pure."""
+    """tcpdump's own argv for a capture into `pcap` that also prints lines. Pure.
+
+    The agent passes the pcap as an open descriptor, so `pcap` is `/proc/self/fd/N`.
+    """
     argv = [
         "tcpdump",
         "-i",
@@ -206,6 +211,8 @@ def tcpdump_argv(spec: CaptureSpec, pcap: Path) -> list[str]:
         # A 32 MiB kernel ring absorbs bursts while the disk or the line reader lag.
         "-B",
         str(spec.buffer_kib),
+        "-Z",  # stay root of the lab's namespace: a drop would lose access to descriptor 3
+        "root",
         "-w",
         str(pcap),
         "--print",
@@ -250,16 +257,29 @@ class Capture:
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._stderr: list[str] = []
-        self._proc = subprocess.Popen(
-            sandbox_argv(_sandbox(spec), tcpdump_argv(spec, self.pcap_path)),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=sandbox_env(),
-            start_new_session=True,
-            text=True,
-            bufsize=1,
-        )
+        fd = os.open(self.pcap_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+        try:
+            # The lab's root opens it again through /proc/self/fd: it must own it meanwhile.
+            os.fchown(fd, userns.ensure_identity(spec.lab).uid, -1)
+            argv = sandbox.command(
+                spec.lab,
+                spec.node,
+                tcpdump_argv(spec, Path(f"/proc/self/fd/{fd}")),
+                namespace=spec.namespace,
+            )
+            self._proc = subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                env=sandbox.environment(),
+                start_new_session=True,
+                text=True,
+                bufsize=1,
+                pass_fds=(fd,),
+            )
+        finally:
+            os.close(fd)
         self._threads = [
             threading.Thread(target=self._read_stdout, daemon=True, name=f"cap-out-{capture_id}"),
             threading.Thread(target=self._read_stderr, daemon=True, name=f"cap-err-{capture_id}"),
@@ -436,11 +456,9 @@ class CaptureManager:
         self.base_dir.mkdir(parents=True, exist_ok=True)
         os.chmod(self.base_dir, 0o711)  # noqa: S103  # traverse only: names of others' captures stay hidden
         directory.mkdir(mode=0o700)
-        uid, gid = resolve_user(spec.user)
-        os.chown(directory, uid, gid)
         try:
             capture = Capture(cid, spec, directory, sink, warnings, lab)
-        except OSError as exc:
+        except (OSError, sandbox.SandboxError) as exc:
             shutil.rmtree(directory, ignore_errors=True)
             raise CaptureError("capture.start_failed", f"cannot run tcpdump: {exc}") from exc
         try:

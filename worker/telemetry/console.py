@@ -1,8 +1,8 @@
-"""Consoles: a shell on a pty inside a node's namespace, as an unprivileged user.
+"""Consoles: a shell on a pty inside a node, in the node's sandbox (`worker.sandbox`).
 
-The shell runs through `worker.telemetry.sandbox` (own mount namespace with /run/netns
-hidden and a fresh /sys, uid `nobody` by default, only CAP_NET_ADMIN + CAP_NET_RAW,
-no_new_privs), so `ip`, `ping` and `tcpdump` work and nothing else of the host does.
+The shell is root of the lab's own user namespace in the node's PID, mount and
+network namespaces, so `ip`, `ping`, `tc` and `tcpdump` work on the node and nothing
+of the host or of other labs is reachable.
 The owner (the lab-host agent) reads `fileno()` when readable, calls `write()` with the
 user's keystrokes, `resize()` on window changes, and `close()` when the user leaves,
 the console idles past its timeout, or the lab is destroyed (`ConsoleRegistry`).
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import fcntl
 import os
-import pwd
 import select
 import signal
 import struct
@@ -20,29 +19,13 @@ import subprocess
 import termios
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from worker.telemetry.sandbox import SandboxSpec, sandbox_argv, sandbox_env
+from lab.topology import naming
+from worker import sandbox
 
 DEFAULT_SHELL = ("/bin/bash", "--noprofile", "--norc", "-i")
 DEFAULT_IDLE_TIMEOUT = 30 * 60.0
-
-
-CONSOLE_USER = "topolab-console"
-
-
-def default_console_user() -> str:
-    """`topolab-console` when that system user exists, else `nobody`.
-
-    A dedicated user keeps a console from signalling the captures, which run as
-    `nobody` (`useradd --system --no-create-home --shell /usr/sbin/nologin
-    topolab-console` on a lab host).
-    """
-    try:
-        pwd.getpwnam(CONSOLE_USER)
-    except KeyError:
-        return "nobody"
-    return CONSOLE_USER
 
 
 class ConsoleError(Exception):
@@ -58,14 +41,19 @@ class ConsoleError(Exception):
 class ConsoleSpec:
     """What to open: a node namespace, the shell, the window size, the idle limit."""
 
-    namespace: str
-    node: str = ""
+    lab: str
+    node: str
     argv: tuple[str, ...] = DEFAULT_SHELL
     cols: int = 80
     rows: int = 24
-    user: str = field(default_factory=lambda: default_console_user())
-    hide: tuple[str, ...] = ("/run/netns",)
     idle_timeout: float = DEFAULT_IDLE_TIMEOUT
+
+    ns: str = ""  # the node's namespace as found by owner tag (default: the engine's name)
+
+    @property
+    def namespace(self) -> str:
+        """The node's network namespace."""
+        return self.ns or naming.namespace_name(self.lab, self.node)
 
 
 def _set_winsize(fd: int, cols: int, rows: int) -> None:
@@ -95,20 +83,21 @@ class Console:
             ConsoleError: the namespace does not exist or the shell cannot start.
         """
         if not os.path.exists(f"/run/netns/{spec.namespace}"):
-            raise ConsoleError(
-                "console.no_node", f"node namespace {spec.namespace!r} does not exist"
-            )
+            raise ConsoleError("console.no_node", f"node {spec.node!r} is not running")
         self.spec = spec
         cols, rows = clamp_size(spec.cols, spec.rows)
+        try:
+            argv = sandbox.command(
+                spec.lab, spec.node, spec.argv, tty=True, namespace=spec.namespace
+            )
+        except sandbox.SandboxError as exc:
+            raise ConsoleError(exc.code, exc.message) from exc
         master, slave = os.openpty()
         _set_winsize(slave, cols, rows)
-        sandbox = SandboxSpec(
-            namespace=spec.namespace, user=spec.user, hide=spec.hide, controlling_tty=True
-        )
-        env = sandbox_env({"TERM": "xterm-256color", "PS1": f"{spec.node or spec.namespace}$ "})
+        env = sandbox.environment({"TERM": "xterm-256color", "PS1": r"root@\h:\w# "})
         try:
             self._proc = subprocess.Popen(
-                sandbox_argv(sandbox, spec.argv),
+                argv,
                 stdin=slave,
                 stdout=slave,
                 stderr=slave,
@@ -127,7 +116,7 @@ class Console:
 
     @property
     def pid(self) -> int:
-        """The PID of the shell process (the sandbox helper execs into it)."""
+        """The PID of the sandbox helper that holds the shell (ended by PID, it ends it)."""
         return self._proc.pid
 
     def fileno(self) -> int:
@@ -227,23 +216,52 @@ class Console:
             self._master = None
 
 
+def limit(name: str, default: int) -> int:
+    """A per-host cap from the environment (``TOPOLAB_<NAME>``), at least 1."""
+    return max(1, int(os.environ.get(f"TOPOLAB_{name}", default)))
+
+
 class ConsoleRegistry:
-    """The consoles of one agent, by id, so a lab's consoles end with the lab."""
+    """The consoles of one agent, by id, so a lab's consoles end with the lab.
+
+    Caps: ``TOPOLAB_CONSOLES_PER_LAB`` (8) and ``TOPOLAB_CONSOLES_PER_USER`` (4) open at
+    once on this host; a refusal's code is ``limit.consoles_per_lab`` or ``..._per_user``.
+    """
 
     def __init__(self) -> None:
         self._consoles: dict[str, tuple[str, Console]] = {}
+        self._users: dict[str, str] = {}
 
-    def open(self, console_id: str, lab: str, spec: ConsoleSpec) -> Console:
-        """Start a console and remember it under `console_id` for lab `lab`.
+    def open(self, console_id: str, lab: str, spec: ConsoleSpec, user: str = "") -> Console:
+        """Start a console and remember it under `console_id` for lab `lab` (and `user`).
 
         Raises:
-            ConsoleError: the id is in use or the console cannot start.
+            ConsoleError: the id is in use, a cap is reached, or the console cannot start.
         """
         if console_id in self._consoles:
             raise ConsoleError("console.exists", f"console {console_id!r} is already open")
+        self.reap_dead()
+        per_lab = limit("CONSOLES_PER_LAB", 8)
+        if sum(1 for owner, _ in self._consoles.values() if owner == lab) >= per_lab:
+            raise ConsoleError(
+                "limit.consoles_per_lab", f"this lab already has {per_lab} consoles open"
+            )
+        per_user = limit("CONSOLES_PER_USER", 4)
+        if user and sum(1 for u in self._users.values() if u == user) >= per_user:
+            raise ConsoleError(
+                "limit.consoles_per_user", f"you already have {per_user} consoles open"
+            )
         console = Console(spec)
         self._consoles[console_id] = (lab, console)
+        if user:
+            self._users[console_id] = user
         return console
+
+    def reap_dead(self) -> None:
+        """Forget consoles whose shell has ended."""
+        for cid, (_lab, console) in list(self._consoles.items()):
+            if not console.alive:
+                self.close(cid)
 
     def get(self, console_id: str) -> Console | None:
         """The console with this id, if open."""
@@ -253,6 +271,7 @@ class ConsoleRegistry:
     def close(self, console_id: str) -> None:
         """Close one console (no error if unknown)."""
         entry = self._consoles.pop(console_id, None)
+        self._users.pop(console_id, None)
         if entry:
             entry[1].close()
 

@@ -104,6 +104,43 @@ def _timestamp(ancdata: list[tuple[int, int, bytes]]) -> float:
     return time.time()
 
 
+def _kernel_stamps(timeout: float) -> bool:
+    """Wait until the kernel timestamps packets as they pass; return whether it does.
+
+    The kernel stamps packets only while some socket asks for timestamps, and it
+    turns that on from a work queue a moment after the first socket asked (the
+    journey's own sockets, a moment ago). A packet that passes before then is
+    stamped when it is read, so it sorts by reading order (node by node): the first
+    ping's hops came out of order. The proof is a probe on the loopback of the
+    calling thread's namespace (the switch is one for the whole kernel): a frame
+    stamped before it was read was stamped by the kernel.
+    """
+    sniff = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
+    send = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        sniff.bind(("lo", 0))
+        sniff.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+        sniff.settimeout(0.5)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            send.sendto(b"topolab-journey-clock", ("127.0.0.1", 9))  # discard port
+            sent = time.time()
+            time.sleep(0.005)  # a stamp taken when the frame is read is this much later
+            try:
+                _data, anc, _flags, _addr = sniff.recvmsg(2048, socket.CMSG_SPACE(16))
+            except TimeoutError:
+                continue
+            if _timestamp(anc) < sent + 0.002:
+                return True
+            time.sleep(0.01)
+        return False
+    except OSError:
+        return False  # no loopback to probe on: the journey runs as before
+    finally:
+        sniff.close()
+        send.close()
+
+
 def _icmp_echo(ident: int, seq: int, payload: bytes) -> bytes:
     header = struct.pack("!BBHHH", 8, 0, 0, ident, seq)
     data = header + payload
@@ -302,6 +339,8 @@ def run_journey(
     ident = secrets.randbelow(0xFFFF) + 1
     reader = _Reader(nodes, vxlan_ports)
     try:
+        # The reader's sockets asked for timestamps; the pings wait until they are on.
+        _kernel_stamps(2.0)
         sender = in_namespace(
             nodes[src],
             lambda: socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP),

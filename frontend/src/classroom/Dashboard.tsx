@@ -238,7 +238,9 @@ function EnrolForm({ courseId }: { courseId: number }) {
               {added.map((s) => (
                 <tr key={s.username}>
                   <td>{s.username}{s.created && <span className="badge cr-new">new</span>}</td>
-                  <td><input readOnly className="cr-link" value={absoluteLink(s.login_link, location.origin)} onFocus={(e) => e.target.select()} /></td>
+                  <td>{s.login_link === null
+                    ? <span className="muted">existing account: signs in as before</span>
+                    : <input readOnly className="cr-link" value={absoluteLink(s.login_link, location.origin)} onFocus={(e) => e.target.select()} />}</td>
                 </tr>
               ))}
             </tbody>

@@ -7,11 +7,14 @@ import { Link } from "../router";
 import { ClassroomApi, type Quota, type Reservation } from "./api";
 import { ErrorBox, FieldIssues, failure, usePolling } from "./common";
 import {
-  DAY_MINUTES, addDays, clock, defaultSlot, fromLocalInput, hoursInWeek, layoutWeek, nextFreeOf, toLocalInput, weekDays, weekStart,
+  DAY_MINUTES, addDays, clock, defaultSlot, fromLocalInput, hoursInWeek, layoutWeek, nextFreeOf, shownState, toLocalInput, weekDays, weekStart,
 } from "./calendar";
 
 const HOUR_PX = 36;
 const HOLDING = new Set(["booked", "active"]);
+// After "End now" the server ends the reservation at its next tick (within a minute):
+// read the list often until it has.
+const ENDING_POLL_MS = 5_000;
 
 export function ReservationsPage() {
   const [items, setItems] = useState<Reservation[] | null>(null);
@@ -28,7 +31,12 @@ export function ReservationsPage() {
     ClassroomApi.quota().then(setQuota).catch(() => setQuota(null));
   }, []);
   // States move on the server (booked -> active -> ended) by the minute.
-  usePolling(load, 30_000);
+  const [now, setNow] = useState(() => new Date());
+  const ending = (items ?? []).some((r) => shownState(r, now) === "ending");
+  usePolling(() => {
+    setNow(new Date());
+    load();
+  }, ending ? ENDING_POLL_MS : 30_000);
 
   const labName = useMemo(() => new Map(labs.map((l) => [l.id, l.name])), [labs]);
   const shown = useMemo(() => (items ?? []).filter((r) => r.state !== "cancelled"), [items]);
@@ -38,6 +46,7 @@ export function ReservationsPage() {
     setError("");
     try {
       await f();
+      setNow(new Date());
       await load();
     } catch (e) {
       setError(failure(e));
@@ -69,17 +78,22 @@ export function ReservationsPage() {
             <h2>Upcoming</h2>
             {items === null ? <p className="muted">Loading…</p> : upcoming.length === 0 ? <p className="muted">No bookings.</p> : (
               <ul className="cr-res-list">
-                {upcoming.map((r) => (
+                {upcoming.map((r) => {
+                  const st = shownState(r, now);
+                  return (
                   <li key={r.id} className={selected === r.id ? "selected" : ""} onClick={() => { setSelected(r.id); setWeek(weekStart(new Date(r.start))); }} data-reservation={r.id}>
                     <div className="cr-res-line">
                       <Link to={`/labs/${r.lab}`}>{labName.get(r.lab) ?? `lab ${r.lab}`}</Link>
-                      <span className={`badge cr-res-${r.state}`}>{r.state}</span>
+                      <span className={`badge cr-res-${st}`} data-state={st}>{st}</span>
                     </div>
                     <div className="small muted">
                       {new Date(r.start).toLocaleString(undefined, { weekday: "short", day: "numeric", month: "short", hour: "2-digit", minute: "2-digit" })}
                       {" – "}{new Date(r.end).toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" })}
                       {" · "}{r.nodes} nodes on {r.host}
                     </div>
+                    {st === "ending" ? (
+                      <div className="small muted">Ending: the lab is destroyed within a minute (its topology stays).</div>
+                    ) : (
                     <div className="row-actions cr-left">
                       <button className="btn tiny" onClick={(e) => { e.stopPropagation(); act(() => ClassroomApi.extend(r.id, new Date(new Date(r.end).getTime() + 30 * 60_000).toISOString())); }}>+30 min</button>
                       <button className="btn tiny" onClick={(e) => { e.stopPropagation(); act(() => ClassroomApi.extend(r.id, new Date(new Date(r.end).getTime() + 60 * 60_000).toISOString())); }}>+1 h</button>
@@ -89,8 +103,10 @@ export function ReservationsPage() {
                         if (confirm(msg)) act(() => ClassroomApi.cancel(r.id));
                       }}>{r.state === "active" ? "End now" : "Cancel"}</button>
                     </div>
+                    )}
                   </li>
-                ))}
+                  );
+                })}
               </ul>
             )}
           </section>

@@ -13,7 +13,8 @@ export interface StudentAdded {
   username: string;
   email: string;
   created: boolean;
-  login_link: string;
+  /** Null for an existing account: it signs in as before, no link is ever issued for it. */
+  login_link: string | null;
 }
 
 export interface ResultColumn {

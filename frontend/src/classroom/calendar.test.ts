@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ApiError } from "../api";
-import { addDays, clock, defaultSlot, fromLocalInput, hoursInWeek, layoutWeek, nextFreeOf, toLocalInput, weekDays, weekStart } from "./calendar";
+import { addDays, clock, defaultSlot, fromLocalInput, hoursInWeek, layoutWeek, nextFreeOf, shownState, toLocalInput, weekDays, weekStart } from "./calendar";
 
 // Local-time constructors throughout, so the tests hold in any TZ.
 const at = (d: number, h: number, m = 0) => new Date(2026, 10, d, h, m); // November 2026
@@ -105,5 +105,15 @@ describe("nextFreeOf", () => {
     expect(
       nextFreeOf(new ApiError(409, "reservation.full", "full", [{ path: "start", code: "reservation.full", message: "full", hint: "the lab has more nodes than the host holds" }])),
     ).toBeNull();
+  });
+});
+
+describe("shown state", () => {
+  it("an active reservation whose end has come is ending, not active", () => {
+    const now = at(3, 10, 30);
+    expect(shownState(r(1, at(3, 9), at(3, 10, 30), "active"), now)).toBe("ending");
+    expect(shownState(r(1, at(3, 9), at(3, 11), "active"), now)).toBe("active");
+    expect(shownState(r(1, at(3, 9), at(3, 10), "booked"), now)).toBe("booked");
+    expect(shownState(r(1, at(3, 9), at(3, 10), "ended"), now)).toBe("ended");
   });
 });

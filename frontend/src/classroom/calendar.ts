@@ -153,3 +153,13 @@ export function hoursInWeek(items: Span[], start: Date): number {
   }
   return Math.round((ms / 3_600_000) * 100) / 100;
 }
+
+/**
+ * The state to show for a reservation at `now`. "End now" moves an active reservation's
+ * end to the current minute and the server's next tick (within a minute) destroys the lab
+ * and marks it ended: until then it is "ending", with nothing left to end or extend.
+ */
+export function shownState(r: Span, now: Date): string {
+  if (r.state === "active" && new Date(r.end).getTime() <= now.getTime()) return "ending";
+  return r.state ?? "";
+}

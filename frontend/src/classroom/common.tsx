@@ -1,6 +1,7 @@
 // Small pieces the classroom pages share: error display, 401 handling, polling.
 import { useEffect, useRef } from "react";
 import { ApiError } from "../api";
+import { issueText } from "../model/issues";
 import type { Issue } from "../model/types";
 import { navigate } from "../router";
 
@@ -31,17 +32,21 @@ export function ErrorBox({ error }: { error: string }) {
   return error ? <div className="error" role="alert">{error}</div> : null;
 }
 
-/** Every issue of a field, each with its path, message and hint. */
+/** Every issue of a field: where (as a person reads it, unless the message says it), message, hint. */
 export function FieldIssues({ issues }: { issues?: Issue[] }) {
   if (!issues?.length) return null;
   return (
     <ul className="cr-issues">
-      {issues.map((i, k) => (
-        <li key={k}>
-          <code className="issue-path">{i.path}</code> {i.message}
-          {i.hint && <div className="hint">{i.hint}</div>}
-        </li>
-      ))}
+      {issues.map((i, k) => {
+        const { where, message } = issueText(i);
+        return (
+          <li key={k}>
+            {where && <span className="issue-path" title={i.path}>{where}: </span>}
+            {message}
+            {i.hint && <div className="hint">{i.hint}</div>}
+          </li>
+        );
+      })}
     </ul>
   );
 }

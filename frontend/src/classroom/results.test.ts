@@ -96,6 +96,8 @@ describe("sign-in links", () => {
     expect(linksCsv([{ username: "ada", email: "a@x.org", login_link: "/login?token=t1" }], "http://h")).toBe(
       "username,email,link\nada,a@x.org,http://h/login?token=t1",
     );
+    // An existing account gets no link (it signs in as before): not in the file.
+    expect(linksCsv([{ username: "old", email: "", login_link: null }], "http://h")).toBe("username,email,link");
   });
 });
 

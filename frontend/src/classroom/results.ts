@@ -113,10 +113,11 @@ export function absoluteLink(path: string, origin: string): string {
   return path.startsWith("/") ? origin.replace(/\/$/, "") + path : path;
 }
 
-/** Login links as "username,email,link" CSV lines, to send to the students. */
-export function linksCsv(rows: { username: string; email: string; login_link: string }[], origin: string): string {
+/** Login links as "username,email,link" CSV lines, to send to the students (new accounts only). */
+export function linksCsv(rows: { username: string; email: string; login_link: string | null }[], origin: string): string {
   const q = (s: string) => (/[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
-  return ["username,email,link", ...rows.map((r) => [r.username, r.email, absoluteLink(r.login_link, origin)].map(q).join(","))].join("\n");
+  const linked = rows.filter((r) => r.login_link !== null);
+  return ["username,email,link", ...linked.map((r) => [r.username, r.email, absoluteLink(r.login_link ?? "", origin)].map(q).join(","))].join("\n");
 }
 
 /**

@@ -1,8 +1,8 @@
 // The bottom dock: the demo (for labs from the library), issues, capture, packet journey, consoles, interface statistics.
 import { lazy, Suspense, useEffect, useMemo, useRef, useState } from "react";
-import { Api, ApiError, type DemoRun, type Hop, type LabDemo } from "../api";
+import { Api, ApiError, type AutoAddressing, type DemoRun, type Hop, type LabDemo } from "../api";
 import { DemoPanel } from "./DemoPanel";
-import { issueTarget } from "../model/issues";
+import { issueTarget, issueText } from "../model/issues";
 import type { Issue, Topology } from "../model/types";
 import type { CounterSample } from "./context";
 import type { Selection } from "./Properties";
@@ -14,34 +14,59 @@ export type DockTab = "demo" | "issues" | "capture" | "journey" | "stats" | `con
 
 const MAX_LINES = 5000;
 
-function IssuesPanel({ doc, issues, onIssueClick }: { doc: Topology; issues: Issue[]; onIssueClick: (s: Selection) => void }) {
-  if (!issues.length) return <p className="muted ok">No issues: the server accepts this topology.</p>;
+function IssuesPanel({ doc, issues, notes, onIssueClick }: { doc: Topology; issues: Issue[]; notes: Issue[]; onIssueClick: (s: Selection) => void }) {
+  const row = (i: Issue, k: number, note: boolean) => {
+    const t = issueTarget(i.path, doc);
+    const { where, message } = issueText(i, doc);
+    return (
+      <li
+        key={`${note ? "n" : "i"}${k}`}
+        onClick={() => t && onIssueClick(t.kind === "node" ? { nodes: [t.id], edges: [] } : t.also.length ? { nodes: t.also, edges: [] } : { nodes: [], edges: [t.id] })}
+        className={`${t ? "clickable" : ""} ${note ? "note" : ""}`}
+      >
+        {/* The place as a person reads it; the raw path stays in the tooltip. */}
+        <span className="issue-path" title={i.path}>{where || "lab"}</span>
+        <span className="issue-msg">{message}</span>
+        {i.hint && <span className="hint">{i.hint}</span>}
+        <span className="issue-code">{note ? "note" : i.code}</span>
+      </li>
+    );
+  };
   return (
-    <ul className="issue-list" data-testid="issue-list">
-      {issues.map((i, k) => {
-        const t = issueTarget(i.path, doc);
-        return (
-          <li
-            key={k}
-            onClick={() => t && onIssueClick(t.kind === "node" ? { nodes: [t.id], edges: [] } : t.also.length ? { nodes: t.also, edges: [] } : { nodes: [], edges: [t.id] })}
-            className={t ? "clickable" : ""}
-          >
-            <code className="issue-path">{i.path || "(lab)"}</code>
-            <span className="issue-msg">{i.message}</span>
-            {i.hint && <span className="hint">{i.hint}</span>}
-            <span className="issue-code">{i.code}</span>
-          </li>
-        );
-      })}
-    </ul>
+    <>
+      {issues.length ? (
+        <ul className="issue-list" data-testid="issue-list">{issues.map((i, k) => row(i, k, false))}</ul>
+      ) : (
+        <p className="muted ok">No issues: the server accepts this topology.</p>
+      )}
+      {notes.length > 0 && <ul className="issue-list notes" data-testid="note-list">{notes.map((i, k) => row(i, k, true))}</ul>}
+    </>
   );
 }
 
-function CapturePanel(props: { labId: string; doc: Topology; feed: { capture: string; lines: string[]; dropped: number }[] }) {
+/** A node's IPv4 addresses: the document's, else what automatic addressing gives it. */
+function ipv4Of(doc: Topology, auto: AutoAddressing | null, name: string): string | undefined {
+  const node = doc.nodes.find((n) => n.name === name);
+  const mine = node?.interfaces.flatMap((i) => i.addresses ?? []) ?? [];
+  const given = Object.values(auto?.nodes[name]?.interfaces ?? {}).flat();
+  return [...mine, ...given].find((a) => /^\d+\.\d+\.\d+\.\d+/.test(a))?.split("/")[0];
+}
+
+function CapturePanel(props: {
+  labId: string;
+  doc: Topology;
+  feed: { capture: string; lines: string[]; dropped: number }[];
+  preset: { node: string; iface: string; n: number } | null;
+}) {
   const { doc } = props;
   const [node, setNode] = useState(doc.nodes[0]?.name ?? "");
   const ifaces = doc.nodes.find((n) => n.name === node)?.interfaces ?? [];
   const [iface, setIface] = useState("");
+  useEffect(() => {
+    if (!props.preset) return;
+    setNode(props.preset.node);
+    setIface(props.preset.iface);
+  }, [props.preset]);
   const [filter, setFilter] = useState("");
   const [capture, setCapture] = useState<string | null>(null);
   const [running, setRunning] = useState(false);
@@ -123,13 +148,23 @@ function CapturePanel(props: { labId: string; doc: Topology; feed: { capture: st
 function JourneyPanel(props: {
   labId: string;
   doc: Topology;
+  auto: AutoAddressing | null;
   hops: Record<string, unknown>[];
   step: number;
   onJourney: (hops: Record<string, unknown>[]) => void;
   onStep: (i: number) => void;
+  preset: { src: string; n: number } | null;
 }) {
   const names = props.doc.nodes.map((n) => n.name);
   const [src, setSrc] = useState(names[0] ?? "");
+  useEffect(() => {
+    if (props.preset) setSrc(props.preset.src);
+  }, [props.preset]);
+  // The list follows the hop the canvas shows.
+  const list = useRef<HTMLOListElement>(null);
+  useEffect(() => {
+    list.current?.querySelector("li.active")?.scrollIntoView({ block: "nearest" });
+  }, [props.step]);
   const [dst, setDst] = useState(names[1] ?? "");
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState("");
@@ -138,10 +173,9 @@ function JourneyPanel(props: {
     setBusy(true);
     setError("");
     try {
-      // The server traces to an address: a node's first IPv4 address stands for the node.
-      const node = props.doc.nodes.find((n) => n.name === dst);
-      const addr = node?.interfaces.flatMap((i) => i.addresses ?? []).find((a) => /^\d+\.\d+\.\d+\.\d+/.test(a));
-      const target = address.trim() || addr?.split("/")[0];
+      // The server traces to an address: a node's first IPv4 address (written, or given
+      // by automatic addressing) stands for the node.
+      const target = address.trim() || ipv4Of(props.doc, props.auto, dst);
       if (!target) {
         setError(`node ${dst} has no IPv4 address to trace to; type an address`);
         return;
@@ -164,7 +198,7 @@ function JourneyPanel(props: {
         {props.hops.length > 0 && <button className="btn" onClick={() => props.onStep(0)}>Replay</button>}
       </div>
       {error && <div className="error">{error}</div>}
-      <ol className="hops">
+      <ol className="hops" ref={list}>
         {props.hops.map((raw, i) => {
           const h = raw as unknown as Hop & { t_us?: number; packet?: string; src?: string; dst?: string; ttl?: number; src_mac?: string; dst_mac?: string; seq?: number };
           // The agent sends the packet's fields; a ready-made summary wins when present.
@@ -197,10 +231,14 @@ export function Dock(props: {
   labId: string;
   doc: Topology;
   issues: Issue[];
+  notes: Issue[];
+  auto: AutoAddressing | null;
   onIssueClick: (s: Selection) => void;
   captureLines: { capture: string; lines: string[]; dropped: number }[];
   journeyHops: Record<string, unknown>[];
   journeyStep: number;
+  capturePreset: { node: string; iface: string; n: number } | null;
+  journeyPreset: { src: string; n: number } | null;
   onJourney: (hops: Record<string, unknown>[]) => void;
   onJourneyStep: (i: number) => void;
   consoles: string[];
@@ -247,10 +285,10 @@ export function Dock(props: {
             <DemoPanel labId={props.labId} demo={props.demo} running={props.running} run={props.demoRun} onRun={props.onDemoRun} autoRun={props.demoAutoRun} />
           </div>
         )}
-        <div hidden={props.tab !== "issues"}><IssuesPanel doc={props.doc} issues={props.issues} onIssueClick={props.onIssueClick} /></div>
-        <div hidden={props.tab !== "capture"}><CapturePanel labId={props.labId} doc={props.doc} feed={props.captureLines} /></div>
+        <div hidden={props.tab !== "issues"}><IssuesPanel doc={props.doc} issues={props.issues} notes={props.notes} onIssueClick={props.onIssueClick} /></div>
+        <div hidden={props.tab !== "capture"}><CapturePanel labId={props.labId} doc={props.doc} feed={props.captureLines} preset={props.capturePreset} /></div>
         <div hidden={props.tab !== "journey"}>
-          <JourneyPanel labId={props.labId} doc={props.doc} hops={props.journeyHops} step={props.journeyStep} onJourney={props.onJourney} onStep={props.onJourneyStep} />
+          <JourneyPanel labId={props.labId} doc={props.doc} auto={props.auto} hops={props.journeyHops} step={props.journeyStep} onJourney={props.onJourney} onStep={props.onJourneyStep} preset={props.journeyPreset} />
         </div>
         <div hidden={props.tab !== "stats"}>
           {statsId ? <Suspense fallback={null}><InterfaceStats id={statsId} samples={props.samples.get(statsId) ?? []} key={statsId} /></Suspense> : <p className="muted">Click an interface name on a link (or "stats" in the properties panel) to see its traffic.</p>}

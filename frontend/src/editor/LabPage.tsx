@@ -16,14 +16,16 @@ import {
   type OnConnectEnd,
   type Connection,
 } from "@xyflow/react";
-import { Api, ApiError, type DemoRun, type LabDemo, type LabDetail } from "../api";
+import { Api, ApiError, type AutoAddressing, type DemoRun, type LabDemo, type LabDetail } from "../api";
 import { Link as RouteLink, navigate } from "../router";
 import { topologyToGraph, type DeviceData, type AttachData } from "../model/convert";
-import { issuesByElement } from "../model/issues";
+import { humanPath, issueText, issuesByElement } from "../model/issues";
 import { createHistory, push, undo, redo, canUndo, canRedo, type History } from "../model/history";
 import * as edit from "../model/edit";
 import { autoLayout } from "../model/layout";
 import { emptyTopology, type Issue, type NodeKind, type Topology } from "../model/types";
+import { deployControls, isBusy, stateLabel } from "../model/labState";
+import { editorNotes } from "../model/notes";
 import { LabSocket, type LiveMessage } from "../live/socket";
 import { normaliseCounters } from "../live/counters";
 import { nodeTypes, edgeTypes } from "./nodes";
@@ -32,9 +34,18 @@ import { Palette, type LinkTool } from "./Palette";
 import { Properties, type Selection } from "./Properties";
 import { Dock, type DockTab } from "./Dock";
 import { importFile, exportImage } from "./files";
+import { ImportDialog, type PendingImport } from "./ImportDialog";
+import { ContextMenu, type MenuState } from "./ContextMenu";
+import { linkSettings, parseMtu, parseTcRate, settingText, type KernelEnd } from "../model/applied";
+import { linkEndpoints } from "../model/types";
 
 const SAVE_DELAY_MS = 700;
 const HISTORY_SAMPLES = 300; // 5 minutes at 1 Hz
+// While a deployment runs, ask the websocket for a fresh snapshot this often: a page
+// that missed the final event (or read an older state) catches up by itself.
+const BUSY_RESYNC_MS = 3_000;
+
+type Progress = { done: number; total: number; step: string };
 
 type SaveStatus = "saved" | "saving" | "dirty" | "invalid" | "error" | "loading";
 
@@ -62,9 +73,27 @@ function LabEditor({ labId }: { labId: string }) {
   const [dockTab, setDockTab] = useState<DockTab>("issues");
   const [dockOpen, setDockOpen] = useState(true);
   const [far, setFar] = useState(false); // zoomed out: hide interface labels
-  // Live state.
+  // Live state: the lab's own state (never a deployment's), the running deployment's
+  // action and progress, and the revision the lab host runs with its node names.
   const [state, setState] = useState("");
-  const [progress, setProgress] = useState<{ done: number; total: number; step: string } | null>(null);
+  const [deployAction, setDeployAction] = useState<string | null>(null);
+  const [progress, setProgress] = useState<Progress | null>(null);
+  const [appliedRev, setAppliedRev] = useState<number | null>(null);
+  const [appliedDoc, setAppliedDoc] = useState<Topology | null>(null);
+  const applied = useMemo(() => (appliedDoc ? new Set(appliedDoc.nodes.map((n) => n.name)) : null), [appliedDoc]);
+  const [menu, setMenu] = useState<MenuState | null>(null);
+  // Set by a context menu: the capture or the journey to prepare (n changes each time).
+  const [capturePreset, setCapturePreset] = useState<{ node: string; iface: string; n: number } | null>(null);
+  const [journeyPreset, setJourneyPreset] = useState<{ src: string; n: number } | null>(null);
+  const [auto, setAuto] = useState<AutoAddressing | null>(null);
+  const [pendingImport, setPendingImport] = useState<PendingImport | null>(null);
+  // Once the websocket has spoken, it alone says the lab's state: the page's first GET
+  // may answer after it with an older reading (and the page then stayed on "deploying").
+  const liveSeen = useRef(false);
+  const appliedLive = useRef(false); // the same for the applied revision
+
+  const sock = useRef<LabSocket | null>(null);
+  const exportMenu = useRef<HTMLDetailsElement>(null);
   const [connected, setConnected] = useState(false);
   const [deployError, setDeployError] = useState("");
   const samples = useRef(new Map<string, CounterSample[]>());
@@ -100,23 +129,28 @@ function LabEditor({ labId }: { labId: string }) {
         setHist(createHistory(first));
         setIssues(l.draft ? (l.draft_issues ?? []) : []);
         setSave(l.draft && l.draft_issues?.length ? "invalid" : "saved");
-        setState((l as { state?: string }).state ?? l.deployment?.state ?? "");
-        if (l.deployment?.progress) setProgress(l.deployment.progress);
+        setAuto(l.auto ?? null);
+        if (!liveSeen.current) {
+          setState(l.state);
+          setDeployAction(l.deployment?.action ?? null);
+          if (l.deployment?.progress && isBusy(l.state)) setProgress(l.deployment.progress);
+        }
+        if (!appliedLive.current) setAppliedRev(l.applied_revision ?? null);
+        // Only a lab opened from the demo library has a demo to ask for.
+        if (l.demo) {
+          Api.labDemo(labId)
+            .then((d) => {
+              setDemo(d);
+              setDemoRun(d.last_run);
+              setDockTab("demo");
+            })
+            .catch(() => setDemo(null));
+        }
       })
       .catch((e) => {
         if (e instanceof ApiError && e.status === 401) navigate(`/login?next=/labs/${labId}`);
         else setLoadError(e instanceof ApiError ? e.message : String(e));
       });
-  }, [labId]);
-
-  useEffect(() => {
-    Api.labDemo(labId)
-      .then((d) => {
-        setDemo(d);
-        setDemoRun(d.last_run);
-        setDockTab("demo");
-      })
-      .catch(() => setDemo(null)); // 404: not a demo lab
   }, [labId]);
 
   const onDemoRun = useCallback((run: DemoRun) => {
@@ -141,6 +175,7 @@ function LabEditor({ labId }: { labId: string }) {
         const r = await Api.saveTopology(labId, doc);
         setIssues([]);
         setSave("saved");
+        setAuto(r.auto ?? null);
         setLab((l) => (l ? { ...l, revision: r.revision } : l));
       } catch (e) {
         if (e instanceof ApiError && e.status === 400) {
@@ -184,13 +219,22 @@ function LabEditor({ labId }: { labId: string }) {
       }
       setLatest(next);
     };
+    type Dep = { action?: string; state?: string; revision?: number | null; progress?: Progress; error_message?: string };
+    // What a deployment's news says about the revision the lab host runs.
+    const noteApplied = (dep: Dep) => {
+      if (dep.action === "destroy" && dep.state === "destroyed") setAppliedRev(null);
+      else if (dep.state === "running" && dep.revision != null) setAppliedRev(dep.revision);
+      else return;
+      appliedLive.current = true;
+    };
     switch (m.type) {
       case "snapshot": {
-        const dep = (m.deployment ?? {}) as { state?: string; progress?: { done: number; total: number; step: string } };
-        const st = (m.state as string | undefined) ?? dep.state;
-        if (st !== undefined) setState(st ?? "");
-        const pr = (m.progress as typeof dep.progress) ?? dep.progress;
-        if (pr) setProgress(pr);
+        liveSeen.current = true;
+        const dep = (m.deployment ?? {}) as Dep;
+        if (typeof m.state === "string") setState(m.state);
+        if (dep.action) setDeployAction(dep.action);
+        if (dep.progress) setProgress(dep.progress);
+        noteApplied(dep);
         const counters = m.counters as { interfaces?: Record<string, Partial<CounterSample>> } | undefined;
         applyCounters(counters?.interfaces ?? m.interfaces);
         break;
@@ -199,14 +243,17 @@ function LabEditor({ labId }: { labId: string }) {
         setProgress({ done: Number(m.done ?? 0), total: Number(m.total ?? 0), step: String(m.step ?? "") });
         break;
       case "deploy.state": {
-        // {deployment: {state, progress, error_message ...}}
-        const dep = (m.deployment ?? {}) as { state?: string; progress?: { done: number; total: number; step: string }; error_message?: string };
-        if (dep.state) setState(dep.state);
+        // {deployment: {action, state, revision, progress, error_message ...}}: the
+        // deployment's own state (pending, applying, destroyed ...) is not the lab's.
+        const dep = (m.deployment ?? {}) as Dep;
+        if (dep.action) setDeployAction(dep.action);
         if (dep.progress) setProgress(dep.progress);
         if (dep.state === "failed" && dep.error_message) setDeployError(dep.error_message);
+        noteApplied(dep);
         break;
       }
       case "lab.state":
+        liveSeen.current = true;
         if (m.state) setState(String(m.state));
         break;
       case "counters":
@@ -232,9 +279,37 @@ function LabEditor({ labId }: { labId: string }) {
   }, []);
 
   useEffect(() => {
-    const sock = new LabSocket(labId, onLive, setConnected);
-    return () => sock.close();
+    const s = new LabSocket(labId, onLive, setConnected);
+    sock.current = s;
+    return () => s.close();
   }, [labId, onLive]);
+  useEffect(() => {
+    if (!isBusy(state)) return;
+    const t = setInterval(() => sock.current?.resync(), BUSY_RESYNC_MS);
+    return () => clearInterval(t);
+  }, [state]);
+
+  // The node names of the revision the lab host runs: a node drawn since is not built yet.
+  useEffect(() => {
+    if (appliedRev === null) {
+      setAppliedDoc(null);
+      return;
+    }
+    let gone = false;
+    Api.revision(labId, appliedRev)
+      .then((r) => !gone && setAppliedDoc(r.topology))
+      .catch(() => !gone && setAppliedDoc(null));
+    return () => {
+      gone = true;
+    };
+  }, [labId, appliedRev]);
+
+  // A console of a node that is gone (deleted, imported away) has nothing to talk to.
+  useEffect(() => {
+    const names = new Set(doc.nodes.map((n) => n.name));
+    setConsoles((c) => (c.every((n) => names.has(n)) ? c : c.filter((n) => names.has(n))));
+    setDockTab((t) => (t.startsWith("console:") && !names.has(t.slice(8)) ? "issues" : t));
+  }, [doc.nodes]);
 
   // ---- graph ---------------------------------------------------------------
   const graph = useMemo(() => topologyToGraph(doc), [doc]);
@@ -258,7 +333,9 @@ function LabEditor({ labId }: { labId: string }) {
       })) as RFEdge[],
     [graph, selection.edges],
   );
-  const issueMap = useMemo(() => issuesByElement(issues, doc), [issues, doc]);
+  // The server's messages with the paths they quote read as places ("h1 › eth0 › address 1").
+  const readable = useMemo(() => issues.map((i) => ({ ...i, message: issueText(i, doc).message })), [issues, doc]);
+  const issueMap = useMemo(() => issuesByElement(readable, doc), [readable, doc]);
   const nameOf = useCallback(
     (id: string) => {
       const n = graph.nodes.find((g) => g.id === id);
@@ -380,6 +457,92 @@ function LabEditor({ labId }: { labId: string }) {
     setSelection({ nodes: [], edges: [] });
   }, [selection, graph, selectedNames, commit]);
 
+  // ---- context menus: what a person does to one node or one link -------------------
+  const openConsole = useCallback((node: string) => {
+    setConsoles((c) => (c.includes(node) ? c : [...c, node]));
+    setDockTab(`console:${node}`);
+    setDockOpen(true);
+  }, []);
+  const captureOn = useCallback((node: string, iface: string) => {
+    setCapturePreset((p) => ({ node, iface, n: (p?.n ?? 0) + 1 }));
+    setDockTab("capture");
+    setDockOpen(true);
+  }, []);
+  const NOT_YET = "needs per-node control in the engine (not available yet)";
+  const nodeMenu = (event: React.MouseEvent, id: string) => {
+      const g = graph.nodes.find((n) => n.id === id);
+      if (!g) return;
+      event.preventDefault();
+      if (g.type === "attach") {
+        linkMenu(event, `l${(g.data as AttachData).index}`);
+        return;
+      }
+      const n = (g.data as DeviceData).node;
+      const built = !!applied && applied.has(n.name);
+      const where = !applied ? stateLabel(state) : built ? `${stateLabel(state)} on the lab host` : "not built yet: Apply changes makes it";
+      setSelection({ nodes: [id], edges: [] });
+      setRfNodes((ns) => ns.map((x) => ({ ...x, selected: x.id === id })));
+      setMenu({
+        x: event.clientX,
+        y: event.clientY,
+        title: `${n.kind} ${n.name}`,
+        items: [
+          { label: "Open console", onSelect: () => openConsole(n.name), disabled: built || !applied ? undefined : where },
+          { label: "Capture…", onSelect: () => captureOn(n.name, n.interfaces[0]?.name ?? ""), disabled: n.interfaces.length ? undefined : "no interfaces yet" },
+          {
+            label: "Trace from here",
+            onSelect: () => {
+              setJourneyPreset((p) => ({ src: n.name, n: (p?.n ?? 0) + 1 }));
+              setDockTab("journey");
+              setDockOpen(true);
+            },
+          },
+          { label: "Start", disabled: NOT_YET },
+          { label: "Stop", disabled: NOT_YET },
+          { label: "Restart", disabled: NOT_YET },
+          { label: "Delete node", danger: true, onSelect: () => commit((d) => edit.deleteElements(d, [n.name], [])) },
+          { label: where, info: true },
+        ],
+      });
+  };
+  const linkMenu = (event: React.MouseEvent, edgeIdOf: string) => {
+    const e = graph.edges.find((x) => x.id === edgeIdOf);
+    const index = e?.data.index;
+    if (!e || index === undefined || e.data.derived) return;
+    event.preventDefault();
+    const link = doc.links[index];
+    if (!link) return;
+    const eps = linkEndpoints(link);
+    // The link alone is selected (React Flow's own node selection too, or it wins).
+    const selectLink = () => {
+      setSelection({ nodes: [], edges: [edgeIdOf] });
+      setRfNodes((ns) => (ns.some((x) => x.selected) ? ns.map((x) => ({ ...x, selected: false })) : ns));
+    };
+    selectLink();
+    const title = `${link.kind} ${eps.map((p) => `${p.node}:${p.interface}`).join(" – ")}`;
+    // Only ends the lab host has built can be read (a link drawn since has none yet).
+    const built = state === "running" && !!applied && eps.every((p) => applied.has(p.node));
+    const items = (ends: KernelEnd[] | "reading" | null) => [
+      ...eps.map((p) => ({ label: `Capture on ${p.node}:${p.interface}`, onSelect: () => captureOn(p.node, p.interface) })),
+      ...(link.kind === "veth" ? linkSettings(link, ends).map((st) => ({ label: settingText(st), info: true })) : []),
+      { label: "Set MTU and rate…", onSelect: selectLink },
+      { label: "Link down / up", disabled: "link state comes with the engine's device kinds (not available yet)" },
+      { label: "Impairments (delay, loss)", disabled: "needs netem: this lab host's kernel lacks it" },
+      { label: "Delete link (keeps its interfaces)", danger: true, onSelect: () => commit((d) => edit.deleteElements(d, [], [index])) },
+    ];
+    setMenu({ x: event.clientX, y: event.clientY, title, items: items(built && link.kind === "veth" ? "reading" : null) });
+    if (!built || link.kind !== "veth") return;
+    // What each end has in the kernel, read in its node as a console would read it.
+    const read = async (p: { node: string; interface: string }): Promise<KernelEnd> => {
+      const [mtu, qdisc] = await Promise.all([
+        Api.exec(labId, p.node, ["cat", `/sys/class/net/${p.interface}/mtu`]).catch(() => null),
+        Api.exec(labId, p.node, ["tc", "qdisc", "show", "dev", p.interface]).catch(() => null),
+      ]);
+      return { mtu: mtu?.status === 0 ? parseMtu(mtu.stdout) : null, rateMbit: qdisc?.status === 0 ? parseTcRate(qdisc.stdout) : null };
+    };
+    Promise.all(eps.map(read)).then((ends) => setMenu((m) => (m && m.title === title ? { ...m, items: items(ends) } : m)));
+  };
+
   const fit = useCallback(() => flow.fitView({ padding: 0.15, maxZoom: 1.25, duration: 250 }), [flow]);
   // Fit once when the lab's nodes are first on screen (not on every edit).
   const fitted = useRef(false);
@@ -423,13 +586,22 @@ function LabEditor({ labId }: { labId: string }) {
   // ---- deploy controls ---------------------------------------------------------
   async function action(a: "deploy" | "apply" | "destroy") {
     try {
+      // The lab's state comes from the websocket (lab.state); setting it from this answer
+      // could undo a faster "running" that already arrived.
       const r = await Api.action(labId, a);
-      setProgress({ done: 0, total: 0, step: `${a} queued` });
+      setDeployAction(a);
+      setProgress((p) => (p && p.done > 0 ? p : { done: 0, total: 0, step: `${a} queued` }));
       setDeployError("");
-      if (r?.deployment?.state) setState(r.deployment.state);
+      if (r?.deployment?.state === "running") setProgress(null);
     } catch (e) {
       setToast(e instanceof ApiError ? e.message : String(e));
     }
+  }
+
+  function replaceWith(p: PendingImport) {
+    commit(() => p.topology);
+    setToast(p.warnings.length ? `Imported with warnings: ${p.warnings.join("; ")}` : `Imported ${p.file}`);
+    setTimeout(fit, 80);
   }
 
   async function onImport(file: File) {
@@ -440,11 +612,12 @@ function LabEditor({ labId }: { labId: string }) {
         const pos = autoLayout(t);
         t = { ...t, nodes: t.nodes.map((n) => n.position ? n : { ...n, position: pos.get(n.name) ?? { x: 0, y: 0 } }) };
       }
-      commit(() => t);
-      setToast(warnings.length ? `Imported with warnings: ${warnings.join("; ")}` : `Imported ${file.name}`);
-      setTimeout(fit, 80);
+      const p: PendingImport = { file: file.name, topology: t, warnings };
+      // An import replaces the whole design: ask first, unless there is nothing to lose.
+      if (doc.nodes.length || doc.links.length) setPendingImport(p);
+      else replaceWith(p);
     } catch (e) {
-      setToast(e instanceof ApiError ? `Import failed: ${e.message}${e.issues.length ? ` — ${e.issues.map((i) => `${i.path}: ${i.message}`).join("; ")}` : ""}` : `Import failed: ${String(e)}`);
+      setToast(e instanceof ApiError ? `Import failed: ${e.message}${e.issues.length ? ` — ${e.issues.map((i) => `${humanPath(i.path, null) || "file"}: ${i.message}`).join("; ")}` : ""}` : `Import failed: ${String(e)}`);
     }
   }
 
@@ -466,6 +639,7 @@ function LabEditor({ labId }: { labId: string }) {
     () => ({
       issues: issueMap,
       state,
+      applied,
       journeyNode: (activeHop?.node as string) ?? null,
       journeyIface: (activeHop?.interface as string) ?? null,
       onInterfaceClick: (node, iface) => {
@@ -474,8 +648,9 @@ function LabEditor({ labId }: { labId: string }) {
         setDockOpen(true);
       },
     }),
-    [issueMap, state, activeHop],
+    [issueMap, state, applied, activeHop],
   );
+  const notes = useMemo(() => editorNotes(doc), [doc]);
 
   if (loadError) {
     return (
@@ -488,8 +663,9 @@ function LabEditor({ labId }: { labId: string }) {
   }
 
   const pct = progress && progress.total ? Math.round((100 * progress.done) / progress.total) : null;
-  const busy = ["pending", "planning", "deploying", "applying", "destroying"].includes(state);
-  const deployed = ["running", "applying", "failed", "unknown"].includes(state);
+  const busy = isBusy(state);
+  const controls = deployControls(state, deployAction);
+  const closeExport = () => setTimeout(() => exportMenu.current?.removeAttribute("open"), 0);
 
   return (
     <ViewContext.Provider value={view}>
@@ -531,9 +707,10 @@ function LabEditor({ labId }: { labId: string }) {
                 }}
               />
             </label>
-            <details className="menu">
+            <details className="menu" ref={exportMenu}>
               <summary className="btn">Export ▾</summary>
-              <div className="menu-items">
+              {/* Each item closes the menu: a download leaves the page where it was. */}
+              <div className="menu-items" onClick={closeExport}>
                 <a href={`/api/labs/${labId}/export?format=json`} download>Topology JSON</a>
                 <a href={`/api/labs/${labId}/export?format=yaml`} download>Topology YAML</a>
                 <a href={`/api/labs/${labId}/export?format=clab`} download>containerlab .clab.yml</a>
@@ -544,22 +721,20 @@ function LabEditor({ labId }: { labId: string }) {
           </div>
           <div className="spacer" />
           <div className="deploy">
-            {(busy || (progress && state !== "running" && state !== "destroyed" && state !== "")) && progress && (
+            {progress && (busy || state === "failed") && (
               <div className="progress" title={progress.step} data-testid="progress">
                 <div className="progress-bar" style={{ width: `${pct ?? (busy ? 30 : 0)}%` }} />
                 <span className="progress-step">{progress.step}{pct !== null ? ` · ${progress.done}/${progress.total}` : ""}</span>
               </div>
             )}
-            <span className={`badge state-${state || "draft"}`} data-testid="state-badge" title={deployError || undefined}>
-              {state || "not deployed"}
+            <span className={`badge state-${state || "loading"}`} data-testid="state-badge" data-state={state} title={deployError || undefined}>
+              {stateLabel(state, deployAction)}
             </span>
             <span className={`live-dot ${connected ? "on" : ""}`} title={connected ? "live" : "not connected"} />
-            {!deployed ? (
-              <button className="btn primary" disabled={busy || save === "invalid"} onClick={() => action("deploy")}>Deploy</button>
-            ) : (
-              <button className="btn primary" disabled={busy || save === "invalid"} onClick={() => action("apply")}>Apply changes</button>
-            )}
-            <button className="btn danger" disabled={busy || !deployed} onClick={() => action("destroy")}>Destroy</button>
+            <button className="btn primary" data-testid="deploy-button" disabled={!controls.primaryEnabled || save === "invalid"} onClick={() => action(controls.primary)}>
+              {controls.primaryLabel}
+            </button>
+            <button className="btn danger" disabled={!controls.destroyEnabled} onClick={() => action("destroy")}>Destroy</button>
           </div>
         </header>
 
@@ -596,6 +771,8 @@ function LabEditor({ labId }: { labId: string }) {
               }
               onEdgeClick={(_, e) => setSelection({ nodes: [], edges: [e.id] })}
               onPaneClick={() => setSelection({ nodes: [], edges: [] })}
+              onNodeContextMenu={(event, n) => nodeMenu(event, n.id)}
+              onEdgeContextMenu={(event, e) => linkMenu(event, e.id)}
               connectionMode={ConnectionMode.Loose}
               connectionRadius={40}
               deleteKeyCode={null}
@@ -615,11 +792,27 @@ function LabEditor({ labId }: { labId: string }) {
             )}
             {toast && <div className="toast" role="status">{toast}</div>}
           </div>
+          {menu && <ContextMenu menu={menu} onClose={() => setMenu(null)} />}
+          {pendingImport && (
+            <ImportDialog
+              pending={pendingImport}
+              current={doc}
+              labName={lab?.name ?? ""}
+              state={state}
+              onReplace={() => {
+                replaceWith(pendingImport);
+                setPendingImport(null);
+              }}
+              onCancel={() => setPendingImport(null)}
+            />
+          )}
           <Properties
             doc={doc}
             graph={graph}
             selection={selection}
-            issues={issues}
+            issues={readable}
+            notes={notes}
+            auto={auto}
             focusIface={focusIface}
             onChange={commit}
             onOpenConsole={(node) => {
@@ -641,7 +834,9 @@ function LabEditor({ labId }: { labId: string }) {
           }}
           labId={labId}
           doc={doc}
-          issues={issues}
+          issues={readable}
+          notes={notes}
+          auto={auto}
           onIssueClick={(ids) => {
             setSelection(ids);
             setRfNodes((ns) => ns.map((n) => ({ ...n, selected: ids.nodes.includes(n.id) })));
@@ -649,6 +844,8 @@ function LabEditor({ labId }: { labId: string }) {
           captureLines={captureLines}
           journeyHops={journeyHops}
           journeyStep={journeyStep}
+          capturePreset={capturePreset}
+          journeyPreset={journeyPreset}
           onJourney={(hops) => {
             setJourneyHops(hops);
             setJourneyStep(hops.length ? 0 : -1);

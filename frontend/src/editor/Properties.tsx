@@ -5,7 +5,8 @@ import { useEffect, useState } from "react";
 import type { AttachData, DeviceData, Graph } from "../model/convert";
 import * as edit from "../model/edit";
 import { parseRoutes } from "./routes";
-import { issueTarget } from "../model/issues";
+import { humanPath, issueTarget } from "../model/issues";
+import type { AutoAddressing } from "../api";
 import type { Interface, Issue, Link, MacvlanMode, Route, Topology, TopoNode, VethLink, VxlanLink } from "../model/types";
 
 export interface Selection {
@@ -80,6 +81,9 @@ function InterfaceEditor(props: {
   iface: Interface;
   index: number;
   issues: Issue[];
+  /** Addresses automatic addressing gives this interface (not in the document). */
+  autoAddresses: string[];
+  unconnected: boolean;
   open: boolean;
   onToggle: () => void;
   onChange: Commit;
@@ -94,7 +98,16 @@ function InterfaceEditor(props: {
       <div className="iface-head" onClick={props.onToggle}>
         <span className="caret">{props.open ? "▾" : "▸"}</span>
         <b>{iface.name}</b>
-        <span className="muted">{(iface.addresses ?? []).join(", ")}</span>
+        <span className="muted" data-testid="iface-addresses">
+          {(iface.addresses ?? []).join(", ")}
+          {props.autoAddresses.length > 0 && (
+            <span className="auto-addr" title="given by automatic addressing (the kernel gets it at deploy)">
+              {(iface.addresses ?? []).length ? ", " : ""}
+              {props.autoAddresses.join(", ")} <span className="auto-chip">auto</span>
+            </span>
+          )}
+        </span>
+        {props.unconnected && <span className="chip-unlinked" title="no link joins this interface: the kernel has no such device until one does">not connected</span>}
         <button className="btn tiny" title="Counters of this interface" onClick={(e) => { e.stopPropagation(); props.onStats(); }}>stats</button>
       </div>
       {props.open && (
@@ -131,6 +144,8 @@ function NodeProps(props: {
   node: TopoNode;
   id: string;
   issues: Issue[];
+  notes: Issue[];
+  auto: AutoAddressing["nodes"][string] | undefined;
   focus: string | null;
   onChange: Commit;
   onOpenConsole: (n: string) => void;
@@ -170,6 +185,9 @@ function NodeProps(props: {
           <option value="switch">switch</option>
         </select>
       </label>
+      {props.auto?.gateway && !node.gateway && (
+        <p className="muted small auto-addr">Gateway {props.auto.gateway} <span className="auto-chip">auto</span></p>
+      )}
       {node.kind !== "switch" && (
         <div className="row">
           <Field label="Gateway" name="node-gateway" value={node.gateway} placeholder="none" onCommit={(v) => set({ gateway: none(v) })} invalid={top(".gateway").filter((i) => !i.path.includes("gateway6"))} />
@@ -190,6 +208,8 @@ function NodeProps(props: {
           iface={iface}
           index={j}
           issues={props.issues.filter((i) => issueTarget(i.path, props.doc)?.field.startsWith(`.interfaces[${j}]`))}
+          autoAddresses={props.auto?.interfaces?.[iface.name] ?? []}
+          unconnected={props.notes.some((n) => issueTarget(n.path, props.doc)?.interface === iface.name)}
           open={open === iface.name}
           onToggle={() => setOpen(open === iface.name ? null : iface.name)}
           onChange={onChange}
@@ -290,7 +310,7 @@ function LabProps({ doc, issues, onChange }: { doc: Topology; issues: Issue[]; o
   return (
     <div className="props">
       <div className="props-title"><h3>Lab</h3></div>
-      {docIssues.map((i, k) => <div className="issue-box" key={k}>{i.path && <code>{i.path}</code>} {i.message}</div>)}
+      {docIssues.map((i, k) => <div className="issue-box" key={k}>{i.path && <b>{humanPath(i.path, doc)}:</b>} {i.message}</div>)}
       <Field label="Topology name" value={doc.name} onCommit={(v) => onChange((d) => ({ ...d, name: v.trim() }))} />
       <Field label="Description" multiline value={doc.description ?? ""} onCommit={(v) => onChange((d) => ({ ...d, description: v }))} />
       <h4>Automatic addressing</h4>
@@ -315,6 +335,8 @@ export function Properties(props: {
   graph: Graph;
   selection: Selection;
   issues: Issue[];
+  notes: Issue[];
+  auto: AutoAddressing | null;
   focusIface: { node: string; iface: string } | null;
   onChange: Commit;
   onOpenConsole: (node: string) => void;
@@ -334,6 +356,8 @@ export function Properties(props: {
         node={node}
         id={gnode.id}
         issues={issuesUnder(props.issues, doc, gnode.id, "")}
+        notes={issuesUnder(props.notes, doc, gnode.id, "")}
+        auto={props.auto?.nodes[node.name]}
         focus={props.focusIface?.node === node.name ? props.focusIface.iface : null}
         onChange={props.onChange}
         onOpenConsole={props.onOpenConsole}

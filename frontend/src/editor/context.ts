@@ -17,7 +17,9 @@ export interface CounterSample {
 /** What the custom node/edge components read besides their own data. */
 export interface CanvasView {
   issues: Map<string, Issue[]>;
-  state: string; // deployment state of the lab
+  state: string; // the lab's state (lab/models.py Lab.State)
+  /** Node names of the revision the lab host runs; null when nothing runs (or not known yet). */
+  applied: Set<string> | null;
   journeyNode: string | null;
   journeyIface: string | null;
   onInterfaceClick: (node: string, iface: string) => void;
@@ -26,6 +28,7 @@ export interface CanvasView {
 export const ViewContext = createContext<CanvasView>({
   issues: new Map(),
   state: "",
+  applied: null,
   journeyNode: null,
   journeyIface: null,
   onInterfaceClick: () => undefined,

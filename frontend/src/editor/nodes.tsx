@@ -4,6 +4,7 @@ import { BaseEdge, Handle, Position, getStraightPath, useInternalNode, type Edge
 import type { AttachData, DeviceData, EdgeData } from "../model/convert";
 import { linkEndpoints, type Link } from "../model/types";
 import { CountersContext, ViewContext } from "./context";
+import { hasKernelState } from "../model/labState";
 
 const ICON: Record<string, string> = {
   host: "M4 5h16v10H4z M9 19h6 M12 15v4",
@@ -28,16 +29,23 @@ export const DeviceNode = memo(function DeviceNode({ id, data, selected }: NodeP
   const node = (data as DeviceData).node;
   const issues = view.issues.get(id);
   const journey = view.journeyNode === node.name;
+  // Drawn since the lab host built the lab: it has no namespace until Apply.
+  const unapplied = !!view.applied && hasKernelState(view.state) && !view.applied.has(node.name);
   const cls = [
     "device",
     `kind-${node.kind}`,
-    view.state ? `state-${view.state}` : "",
+    unapplied ? "unapplied" : view.state ? `state-${view.state}` : "",
     issues ? "has-issue" : "",
     selected ? "selected" : "",
     journey ? "journey-active" : "",
   ].join(" ");
   return (
-    <div className={cls} title={issueTitle(issues)} data-node={node.name}>
+    <div
+      className={cls}
+      title={issueTitle(issues) ?? (unapplied ? `${node.name} is not built yet: Apply changes makes it` : undefined)}
+      data-node={node.name}
+      data-applied={unapplied ? "no" : undefined}
+    >
       <Handle type="target" position={Position.Left} className="handle" />
       <KindIcon kind={node.kind} />
       <div className="device-text">

@@ -65,8 +65,15 @@ export class LabSocket {
     };
   }
 
-  send(m: unknown): void {
-    if (this.ws?.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(m));
+  send(m: unknown): boolean {
+    if (this.ws?.readyState !== WebSocket.OPEN) return false;
+    this.ws.send(JSON.stringify(m));
+    return true;
+  }
+
+  /** Ask for a fresh snapshot; events keep applying meanwhile (nothing was missed). */
+  resync(): void {
+    this.send({ type: "resync" });
   }
 
   close(): void {

@@ -1,5 +1,5 @@
 // Pure edits of the topology document: each takes a document and returns a new one.
-import { allocateInterface, allocateNodeName } from "./ifnames";
+import { allocateInterface, allocateNodeName, prefixFor } from "./ifnames";
 import type { Endpoint, Interface, Link, NodeKind, Topology, TopoNode, XY } from "./editTypes";
 import { linkEndpoints } from "./types";
 
@@ -35,37 +35,68 @@ export function nextVni(doc: Topology): number {
   return vni;
 }
 
+/** Names of `nodeName`'s interfaces some link makes or uses (end, parent, underlay, member). */
+export function linkedInterfaces(doc: Topology, nodeName: string): Set<string> {
+  const used = new Set<string>();
+  for (const l of doc.links) {
+    const eps = linkEndpoints(l);
+    for (const e of eps) if (e.node === nodeName) used.add(e.interface);
+    const parent = (l as { parent?: unknown }).parent;
+    if (parent && typeof parent === "object" && (parent as Endpoint).node === nodeName) used.add((parent as Endpoint).interface);
+    if (eps[0]?.node !== nodeName) continue;
+    // Fields that name another interface of the link's own node.
+    for (const key of ["underlay", "parent", "members"]) {
+      const v = (l as Record<string, unknown>)[key];
+      for (const name of Array.isArray(v) ? v : [v]) if (typeof name === "string") used.add(name);
+    }
+  }
+  return used;
+}
+
+/**
+ * The interface a new link of `kind` takes on `nodeName`: the first one of that kind's
+ * name pattern (eth0, eth1 ... for veth) that no link uses, so a deleted link drawn
+ * again gets its interfaces back with their addresses; else a fresh name.
+ */
+function endFor(doc: Topology, nodeName: string, kind: string, not?: string): { doc: Topology; name: string } {
+  const n = node(doc, nodeName);
+  const used = linkedInterfaces(doc, nodeName);
+  const pattern = new RegExp(`^${prefixFor(kind)}\\d+$`);
+  const free = n.interfaces.find((i) => pattern.test(i.name) && !used.has(i.name) && i.name !== not);
+  if (free) return { doc, name: free.name };
+  const name = allocateInterface(n, kind);
+  return { doc: withInterface(doc, nodeName, { name, addresses: [] }), name };
+}
+
 /**
  * Join two nodes. `veth` makes one pair; `vxlan` makes a tunnel: one vxlan device
  * on each node with the same fresh VNI (remote addresses are for the person or
- * auto addressing to fill in; the server says what is missing).
+ * auto addressing to fill in; the server says what is missing). Free interfaces
+ * (left by a deleted link) are taken before new ones are made.
  */
 export function connect(doc: Topology, a: string, b: string, kind = "veth"): Topology {
   if (kind === "vxlan") {
     const vni = nextVni(doc);
-    const ia = allocateInterface(node(doc, a), "vxlan");
-    let next = withInterface(doc, a, { name: ia, addresses: [] });
-    const ib = allocateInterface(node(next, b), "vxlan");
-    next = withInterface(next, b, { name: ib, addresses: [] });
+    const ea = endFor(doc, a, "vxlan");
+    const eb = endFor(ea.doc, b, "vxlan", a === b ? ea.name : undefined);
     const links: Link[] = [
-      { kind: "vxlan", endpoint: { node: a, interface: ia }, vni, dstport: 4789 },
-      { kind: "vxlan", endpoint: { node: b, interface: ib }, vni, dstport: 4789 },
+      { kind: "vxlan", endpoint: { node: a, interface: ea.name }, vni, dstport: 4789 },
+      { kind: "vxlan", endpoint: { node: b, interface: eb.name }, vni, dstport: 4789 },
     ];
-    return { ...next, links: [...next.links, ...links] };
+    return { ...eb.doc, links: [...eb.doc.links, ...links] };
   }
   if (kind !== "veth") return attach(attach(doc, a, kind), b, kind);
-  const ia = allocateInterface(node(doc, a), "veth");
-  let next = withInterface(doc, a, { name: ia, addresses: [] });
-  const ib = allocateInterface(node(next, b), "veth");
-  next = withInterface(next, b, { name: ib, addresses: [] });
-  const link: Link = { kind: "veth", a: { node: a, interface: ia }, b: { node: b, interface: ib } };
-  return { ...next, links: [...next.links, link] };
+  const ea = endFor(doc, a, "veth");
+  const eb = endFor(ea.doc, b, "veth", a === b ? ea.name : undefined);
+  const link: Link = { kind: "veth", a: { node: a, interface: ea.name }, b: { node: b, interface: eb.name } };
+  return { ...eb.doc, links: [...eb.doc.links, link] };
 }
 
 /** Add a one-interface link (vxlan, macvlan, macvtap, tap, tun) on a node. */
 export function attach(doc: Topology, nodeName: string, kind: string): Topology {
   const n = node(doc, nodeName);
-  const ifname = allocateInterface(n, kind);
+  const end = endFor(doc, nodeName, kind);
+  const ifname = end.name;
   const endpoint: Endpoint = { node: nodeName, interface: ifname };
   let link: Link;
   if (kind === "vxlan") link = { kind: "vxlan", endpoint, vni: nextVni(doc), dstport: 4789 };
@@ -78,13 +109,14 @@ export function attach(doc: Topology, nodeName: string, kind: string): Topology 
     link = { kind, endpoint, parent: { node: nodeName, interface: parent }, mode: "bridge" };
   } else if (kind === "tap" || kind === "tun") link = { kind, endpoint, program: { app: "hold", args: [] } };
   else throw new Error(`unknown link kind ${kind}`);
-  const next = withInterface(doc, nodeName, { name: ifname, addresses: [] });
-  return { ...next, links: [...next.links, link] };
+  return { ...end.doc, links: [...end.doc.links, link] };
 }
 
 /**
- * Delete nodes (with every link touching them) and links (by index). Interfaces a
- * deleted link created are removed from their nodes too, so no dangling eth1 stays.
+ * Delete nodes (with every link touching them) and links (by index). The interfaces a
+ * deleted link joined stay on their nodes with their addresses, as in GNS3 and CML:
+ * the node's gateway and routes still make sense, and a link drawn again between the
+ * same nodes takes them back (see `connect`).
  */
 export function deleteElements(doc: Topology, nodeNames: string[], linkIndexes: number[]): Topology {
   const goneNodes = new Set(nodeNames);
@@ -95,17 +127,8 @@ export function deleteElements(doc: Topology, nodeNames: string[], linkIndexes: 
     );
     if (touches) goneLinks.add(j);
   });
-  const freed = new Set<string>();
-  doc.links.forEach((l, j) => {
-    if (goneLinks.has(j)) linkEndpoints(l).forEach((e) => freed.add(`${e.node}\u0000${e.interface}`));
-  });
   const links = doc.links.filter((_, j) => !goneLinks.has(j));
-  const nodes = doc.nodes
-    .filter((n) => !goneNodes.has(n.name))
-    .map((n) => {
-      const interfaces = n.interfaces.filter((i) => !freed.has(`${n.name}\u0000${i.name}`));
-      return interfaces.length === n.interfaces.length ? n : { ...n, interfaces };
-    });
+  const nodes = doc.nodes.filter((n) => !goneNodes.has(n.name));
   return { ...doc, nodes, links };
 }
 

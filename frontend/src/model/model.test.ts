@@ -143,11 +143,26 @@ describe("interface-name allocation", () => {
 });
 
 describe("document edits", () => {
-  it("deleting a node removes its links and the interfaces they made", () => {
+  it("deleting a node removes its links; the other ends keep their interfaces", () => {
     const t = deleteElements(doc, ["h1"], []);
     expect(t.nodes.map((n) => n.name)).toEqual(["h2", "s1"]);
     expect(t.links).toHaveLength(2);
-    expect(t.nodes[1].interfaces.map((i) => i.name)).toEqual(["eth1"]);
+    expect(t.nodes[1].interfaces.map((i) => i.name)).toEqual(["eth0", "eth1"]);
+  });
+  it("deleting a link keeps both interfaces and their addresses; drawing it again takes them back", () => {
+    const t = deleteElements(doc, [], [1]);
+    expect(t.links).toHaveLength(2);
+    expect(t.nodes[1].interfaces[0]).toEqual({ name: "eth0", addresses: ["10.0.0.2/24"] });
+    expect(t.nodes[2].interfaces.map((i) => i.name)).toEqual(["eth0", "eth1"]);
+    const again = connect(t, "h2", "s1");
+    expect(again.links[2]).toEqual({ kind: "veth", a: { node: "h2", interface: "eth0" }, b: { node: "s1", interface: "eth1" } });
+    expect(again.nodes[1].interfaces).toEqual(t.nodes[1].interfaces); // nothing new made
+    // A self-link on a node with one free port takes it and makes one more.
+    const self = connect(t, "s1", "s1");
+    expect(self.links[2]).toMatchObject({ a: { interface: "eth1" }, b: { interface: "eth2" } });
+    // A free vxlan0 is not taken by a veth (name patterns per kind).
+    const novx = connect(deleteElements(doc, [], [2]), "h2", "h1");
+    expect(novx.links.at(-1)).toMatchObject({ a: { node: "h2", interface: "eth1" } });
   });
   it("renames carry into links", () => {
     const t = renameInterface(updateNode(doc, "h1", { ...doc.nodes[0], name: "web" }), "web", "eth0", "lan0");

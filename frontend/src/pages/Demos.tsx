@@ -1,5 +1,6 @@
 import { useEffect, useState } from "react";
 import { Api, ApiError, type Demo } from "../api";
+import { isBusy } from "../model/labState";
 import { navigate } from "../router";
 
 export function DemosPage() {
@@ -21,7 +22,12 @@ export function DemosPage() {
   async function open(slug: string, run: boolean) {
     setError("");
     try {
-      const { lab_id } = await Api.openDemo(slug);
+      // One lab per demo: opening again gives back the lab made the first time.
+      const { lab_id, state } = await Api.openDemo(slug);
+      if (run && (state === "running" || isBusy(state))) {
+        navigate(`/labs/${lab_id}?run=1`); // already up (or on its way): run its traffic
+        return;
+      }
       if (run) {
         // Deploy now; the lab page runs the demo's traffic as soon as the lab is running.
         try {

@@ -1,6 +1,14 @@
 import { useEffect, useState } from "react";
 import { Api, ApiError, type LabSummary } from "../api";
+import { isBusy, stateLabel } from "../model/labState";
 import { Link, navigate } from "../router";
+
+// A lab's state moves on the server (a deploy, a reservation's end): read it again
+// every few seconds while one is busy, and now and then otherwise.
+const BUSY_POLL_MS = 2_000;
+const IDLE_POLL_MS = 15_000;
+// The server refuses to delete a lab that may still have kernel objects.
+const DELETABLE = new Set(["stopped", "failed", "unknown"]);
 
 export function LabsPage() {
   const [labs, setLabs] = useState<LabSummary[] | null>(null);
@@ -17,6 +25,13 @@ export function LabsPage() {
   useEffect(() => {
     load();
   }, []);
+  const busy = !!labs?.some((l) => isBusy(l.state));
+  useEffect(() => {
+    const t = setInterval(() => {
+      if (document.visibilityState !== "hidden") load();
+    }, busy ? BUSY_POLL_MS : IDLE_POLL_MS);
+    return () => clearInterval(t);
+  }, [busy]);
 
   async function run(f: () => Promise<unknown>) {
     setError("");
@@ -62,12 +77,22 @@ export function LabsPage() {
             {labs.map((lab) => (
               <tr key={lab.id} data-lab={lab.id}>
                 <td><Link to={`/labs/${lab.id}`} className="lab-link">{lab.name}</Link></td>
-                <td><span className={`badge state-${lab.deployment?.state ?? "draft"}`}>{lab.deployment?.state ?? "not deployed"}</span></td>
+                <td><span className={`badge state-${lab.state}`} data-state={lab.state}>{stateLabel(lab.state)}</span></td>
                 <td className="muted">{lab.updated ? new Date(lab.updated).toLocaleString() : ""}</td>
                 <td className="row-actions">
                   <button className="btn ghost" onClick={() => { const n = prompt("Rename lab", lab.name); if (n) run(() => Api.renameLab(lab.id, n)); }}>Rename</button>
                   <button className="btn ghost" onClick={() => run(() => Api.duplicateLab(lab.id))}>Duplicate</button>
-                  <button className="btn ghost danger" onClick={() => { if (confirm(`Delete lab ${lab.name}?`)) run(() => Api.deleteLab(lab.id)); }}>Delete</button>
+                  {["running", "failed", "unknown"].includes(lab.state) && (
+                    <button className="btn ghost" onClick={() => { if (confirm(`Destroy lab ${lab.name}? Its nodes go; its topology stays.`)) run(() => Api.action(lab.id, "destroy")); }}>Destroy</button>
+                  )}
+                  <button
+                    className="btn ghost danger"
+                    disabled={!DELETABLE.has(lab.state)}
+                    title={DELETABLE.has(lab.state) ? undefined : `the lab is ${stateLabel(lab.state)}: destroy it before deleting it`}
+                    onClick={() => { if (confirm(`Delete lab ${lab.name}?`)) run(() => Api.deleteLab(lab.id)); }}
+                  >
+                    Delete
+                  </button>
                 </td>
               </tr>
             ))}

@@ -10,7 +10,7 @@ DEMO_PASSWORD = "topolab-demo"  # noqa: S105 - printed on purpose: a local demo 
 
 
 class Command(BaseCommand):
-    """Ensure the demo account exists (staff, instructor) and print its credentials."""
+    """Ensure the demo account exists (an instructor, not staff) and print its credentials."""
 
     help = "Create the demo user and print its credentials."
 
@@ -18,7 +18,9 @@ class Command(BaseCommand):
         user_model = get_user_model()
         user, _ = user_model.objects.get_or_create(username=DEMO_USERNAME)
         user.set_password(DEMO_PASSWORD)
-        user.is_staff = True
+        # Not staff: the admin is for superusers; the demo user teaches through the API.
+        user.is_staff = False
+        user.is_superuser = False
         user.save()
         # The tour's classroom part: the demo user teaches (makes courses and exercises).
         from lab.classroom.permissions import INSTRUCTOR, ensure_roles

@@ -9,8 +9,10 @@ from lab.topology.naming import (
     check_ifname,
     check_node_name,
     is_lab_key,
+    kernel_ifname,
     lab_key,
     namespace_name,
+    node_name_for,
     owner_alias,
     parse_owner_alias,
     temp_ifname,
@@ -86,3 +88,49 @@ def test_namespace_and_temp_names() -> None:
     assert len(tmp) <= IFNAMSIZ and check_ifname(tmp) == []
     assert tmp == temp_ifname("l12", "h1", "eth0")
     assert tmp != temp_ifname("l12", "h1", "eth1")
+
+
+@pytest.mark.parametrize(
+    ("name", "mapped"),
+    [
+        ("eth1", "eth1"),
+        ("ethernet-1/1", "ethernet-1-1"),
+        ("Ethernet1/1", "Ethernet1-1"),
+        ("1/1/c1/1", "1-1-c1-1"),
+        ("e0/2", "e0-2"),
+        ("GigabitEthernet0/0/0/1", "Gi0-0-0-1"),
+        ("TenGigabitEthernet1/0/1", "Te1-0-1"),
+        ("GigabitEthernet1", "Gi1"),
+        ("port 1", "port-1"),
+    ],
+)
+def test_kernel_ifname_maps_names_readably(name: str, mapped: str) -> None:
+    assert kernel_ifname(name) == mapped
+    assert check_ifname(mapped) == []
+
+
+@pytest.mark.parametrize("name", ["", ".", "..", "x" * 40, "a:b/c d", "ünïcode-port/1", "-" * 20])
+def test_kernel_ifname_always_gives_a_valid_stable_name(name: str) -> None:
+    mapped = kernel_ifname(name)
+    assert check_ifname(mapped) == [] and kernel_ifname(name) == mapped
+
+
+def test_kernel_ifname_never_returns_a_taken_name() -> None:
+    assert kernel_ifname("e1/1", {"e1-1"}) not in {"e1-1"}
+    assert check_ifname(kernel_ifname("e1/1", {"e1-1"})) == []
+    assert kernel_ifname("e1-1", {"e1-1"}) != "e1-1"  # even a valid name, when it is taken
+    first = kernel_ifname("ethernet-1/1", {"ethernet-1-1"})
+    assert kernel_ifname("ethernet-1/1", {"ethernet-1-1", first}) not in {"ethernet-1-1", first}
+
+
+@pytest.mark.parametrize(
+    ("name", "mapped"), [("r1", "r1"), ("leaf|1", "leaf-1"), ("a b", "a-b"), ("-x", "x")]
+)
+def test_node_name_for_maps_what_a_node_name_may_not_hold(name: str, mapped: str) -> None:
+    assert node_name_for(name) == mapped
+
+
+@pytest.mark.parametrize("name", ["a" * 40, "|||", "ünï", "leaf|1"])
+def test_node_name_for_is_valid_and_avoids_taken_names(name: str) -> None:
+    mapped = node_name_for(name, {"leaf-1"})
+    assert check_node_name(mapped) == [] and mapped != "leaf-1"
