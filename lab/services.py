@@ -78,9 +78,24 @@ class InvalidInput(ServiceError):
 
 
 class TopologyInvalid(InvalidInput):
-    """A topology document that does not validate (400) with every issue."""
+    """A topology document that does not validate (400) with every issue.
+
+    ``warnings``: what a failing import found it could not carry, besides the errors;
+    the body then has a ``warnings`` list too, so a failing import still says all it knows.
+    """
 
     code = "topology.invalid"
+
+    def __init__(self, message: str, *, warnings: Iterable[Issue] = (), **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.warnings = list(warnings)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The API's error body, with the import's warnings when there are any."""
+        body = super().as_dict()
+        if self.warnings:
+            body["warnings"] = [w.as_dict() for w in self.warnings]
+        return body
 
 
 class NotAuthenticated(ServiceError):

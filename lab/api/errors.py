@@ -38,6 +38,8 @@ class ErrorOut(Schema):
     code: str
     message: str
     issues: list[IssueOut] = []
+    # A failing import's warnings: what it found it could not carry, besides the errors.
+    warnings: list[IssueOut] = []
 
 
 def error_body(

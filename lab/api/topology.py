@@ -45,7 +45,7 @@ def load_text(text: str, fmt: str) -> tuple[Topology, list[Issue]]:
     try:
         topology, warnings = io.import_text(text, fmt, limits)
     except TopologyError as exc:
-        raise TopologyInvalid(str(exc), issues=exc.issues) from None
+        raise TopologyInvalid(str(exc), issues=exc.issues, warnings=exc.warnings) from None
     except RecursionError:
         raise InvalidInput(
             "the text is nested too deeply",

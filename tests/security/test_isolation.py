@@ -432,7 +432,7 @@ def test_attacks_from_a_real_console(lab_a: Lab, lab_b: Lab) -> None:
     console = Console(ConsoleSpec(lab=lab_a.key, node="h1"))
     try:
         line = (
-            f"ls -A {ROOT} | wc -l; ps -e | wc -l; ip netns exec {lab_b.ns('h1')} true;"
+            f"ls -A {ROOT} 2>/dev/null | wc -l; ps -e | wc -l; ip netns exec {lab_b.ns('h1')} true;"
             ' echo rc=$?; ping -c 1 -W 2 h2 >/dev/null; echo ping=$?; echo END-"$((1+1))"\n'
         )
         console.write(line.encode())

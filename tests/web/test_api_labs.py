@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -432,3 +433,14 @@ def test_lab_list_costs_the_same_for_many_labs(
     assert sorted((lab["name"], lab["revision"]) for lab in listed) == [
         (f"lab {i}", 1 if i % 2 else None) for i in range(6)
     ]
+
+
+def test_a_failing_clab_import_answers_with_its_warnings(alice_client: Client) -> None:
+    text = (
+        Path(__file__).resolve().parents[1] / "fixtures" / "clab" / "failing-with-warnings.clab.yml"
+    ).read_text()
+    res = api(alice_client, "POST", "/api/topology/import", {"format": "clab", "text": text})
+    assert res.status_code == 400, res.content
+    body = res.json()
+    assert body["code"] == "topology.invalid" and body["issues"]
+    assert any(w["path"].startswith("topology.nodes.h2.exec") for w in body["warnings"])
