@@ -153,7 +153,8 @@ class LinuxKernel:
         Raises:
             KernelError: the uid pool is exhausted, or the user namespace could not be made.
         """
-        return userns.ensure_identity(lab).uid
+        # The lab's maker starts now, in the background, while the caller plans.
+        return self._maker(lab).identity.uid
 
     def lab_release(self, lab: str) -> None:
         """Give back lab ``lab``'s user namespace and uid range."""
@@ -168,7 +169,7 @@ class LinuxKernel:
             maker = self._makers.get(lab)
         if maker is not None and userns.is_userns(maker.identity.userns):
             return maker
-        maker = userns.NetnsMaker(userns.ensure_identity(lab))
+        maker = userns.open_maker(lab)
         with self._lock:
             old = self._makers.get(lab)
             self._makers[lab] = maker

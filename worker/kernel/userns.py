@@ -148,6 +148,13 @@ def ensure_identity(lab: str) -> LabIdentity:
     Raises:
         KernelError: ENOSPC when the pool is exhausted; the namespace could not be made.
     """
+    identity, child = _ensure(lab, keep=False)
+    assert child is None
+    return identity
+
+
+def _ensure(lab: str, keep: bool) -> tuple[LabIdentity, subprocess.Popen[bytes] | None]:
+    """The identity; with ``keep``, the child that made a new user namespace (still in it)."""
     with _locked():
         identity = find_identity(lab)
         if identity is None:
@@ -156,14 +163,16 @@ def ensure_identity(lab: str) -> LabIdentity:
             identity = LabIdentity(
                 lab=lab, slot=slot, uid=base + slot * UID_RANGE, userns=userns_path(lab)
             )
+        child = None
         if not is_userns(identity.userns):
-            _make_userns(identity)
-        return identity
+            child = _make_userns(identity, keep)
+        return identity, child
 
 
-def _make_userns(identity: LabIdentity) -> None:
+def _make_userns(identity: LabIdentity, keep: bool) -> subprocess.Popen[bytes] | None:
     _dir("userns")
     child = _spawn("-")
+    _expect_ok(child, "new user namespace")
     try:
         mapping = f"0 {identity.uid} {UID_RANGE}\n"
         for name in ("uid_map", "gid_map"):
@@ -180,8 +189,23 @@ def _make_userns(identity: LabIdentity) -> None:
         except KernelError:
             os.unlink(path)
             raise
-    finally:
+    except BaseException:
         _end(child)
+        raise
+    if keep:  # it is in the new user namespace already: it can make the lab's namespaces
+        return child
+    _end(child)
+    return None
+
+
+def open_maker(lab: str) -> NetnsMaker:
+    """A :class:`NetnsMaker` for lab ``lab``, making its identity first if needed.
+
+    Raises:
+        KernelError: the uid pool is exhausted, or the user namespace could not be made.
+    """
+    identity, child = _ensure(lab, keep=True)
+    return NetnsMaker(identity, child)
 
 
 def release_identity(lab: str) -> None:
@@ -214,16 +238,19 @@ def identities() -> list[LabIdentity]:
     return [i for i in (find_identity(lab) for lab in labs) if i is not None]
 
 
+# The child is standard library only: the system Python starts it fastest.
+CHILD_PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
+
+
 def _spawn(target: str) -> subprocess.Popen[bytes]:
-    child = subprocess.Popen(
-        [sys.executable, "-I", "-c", _CHILD, target],
+    """Start the child (it says ``ok`` once in the user namespace: see ``_expect_ok``)."""
+    return subprocess.Popen(
+        [CHILD_PYTHON, "-I", "-S", "-c", _CHILD, target],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         close_fds=True,
     )
-    _expect_ok(child, f"user namespace {target}")
-    return child
 
 
 def _expect_ok(child: subprocess.Popen[bytes], what: str) -> None:
@@ -258,14 +285,15 @@ class NetnsMaker:
     name it exactly as it names namespaces of its own.
     """
 
-    def __init__(self, identity: LabIdentity) -> None:
-        """Start the child in ``identity``'s user namespace.
-
-        Raises:
-            KernelError: the child could not join the user namespace.
-        """
+    def __init__(
+        self, identity: LabIdentity, child: subprocess.Popen[bytes] | None = None
+    ) -> None:
+        """Start the child in ``identity``'s user namespace (or take ``child``, already
+        there). The child starts in the background: the first :meth:`enter_new` waits
+        for it, so its start-up overlaps the caller's discovery and planning."""
         self.identity = identity
-        self._child = _spawn(identity.userns)
+        self._ready = child is not None
+        self._child = child or _spawn(identity.userns)
 
     def enter_new(self) -> None:
         """Make a new network namespace in the lab's user namespace and move this thread in.
@@ -275,6 +303,9 @@ class NetnsMaker:
         """
         child = self._child
         assert child.stdin is not None
+        if not self._ready:
+            _expect_ok(child, f"user namespace of lab {self.identity.lab}")
+            self._ready = True
         try:
             child.stdin.write(b"n\n")
             child.stdin.flush()
