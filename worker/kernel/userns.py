@@ -285,9 +285,7 @@ class NetnsMaker:
     name it exactly as it names namespaces of its own.
     """
 
-    def __init__(
-        self, identity: LabIdentity, child: subprocess.Popen[bytes] | None = None
-    ) -> None:
+    def __init__(self, identity: LabIdentity, child: subprocess.Popen[bytes] | None = None) -> None:
         """Start the child in ``identity``'s user namespace (or take ``child``, already
         there). The child starts in the background: the first :meth:`enter_new` waits
         for it, so its start-up overlaps the caller's discovery and planning."""
