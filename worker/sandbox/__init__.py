@@ -122,18 +122,23 @@ def _cgroup_mode() -> str | None:
     return None
 
 
-def cgroup_dirs(lab: str) -> list[Path]:
-    """Return lab ``lab``'s cgroup directories (none where the host has no cgroups)."""
+def _cgroup_parents() -> list[Path]:
+    """The directories that hold every lab's cgroup (one per v1 hierarchy, or the v2 one)."""
     mode = _cgroup_mode()
     if mode == "v2":
-        return [CGROUP_ROOT / CGROUP_NAME / lab]
+        return [CGROUP_ROOT / CGROUP_NAME]
     if mode == "v1":
         return [
-            CGROUP_ROOT / c / CGROUP_NAME / lab
+            CGROUP_ROOT / c / CGROUP_NAME
             for c in ("pids", "memory")
             if (CGROUP_ROOT / c / "cgroup.procs").exists()
         ]
     return []
+
+
+def cgroup_dirs(lab: str) -> list[Path]:
+    """Return lab ``lab``'s cgroup directories (none where the host has no cgroups)."""
+    return [parent / lab for parent in _cgroup_parents()]
 
 
 def _write(path: Path, value: str) -> None:
@@ -568,8 +573,7 @@ def labs_with_state() -> list[str]:
     found: set[str] = set()
     if NODES_DIR.is_dir():
         found.update(p.name for p in NODES_DIR.iterdir() if p.is_dir())
-    for directory in cgroup_dirs("x"):
-        parent = directory.parent
+    for parent in _cgroup_parents():
         if parent.is_dir():
             found.update(p.name for p in parent.iterdir() if p.is_dir())
     return sorted(found)
