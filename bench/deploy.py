@@ -31,6 +31,7 @@ from lab.topology.load import load_topology
 from lab.topology.schema import Topology
 from worker import engine
 from worker.ops import (
+    DeleteLink,
     DeleteNamespace,
     MakeBridge,
     MakeNamespace,
@@ -138,11 +139,18 @@ def ip_commands(op: Op) -> list[tuple[str | None, list[str]]]:
         return [(op.ns, argv)]
     if isinstance(op, DeleteNamespace):
         return [(None, ["netns", "del", op.ns])]
+    if isinstance(op, DeleteLink):
+        return [(op.ns, ["link", "del", op.name])]
     raise ValueError(f"no ip rendering for {op.describe()}")
 
 
-def run_ip_batch(plan: Plan) -> None:
-    """Apply ``plan`` with one root `ip -batch`, then one `ip -n NS -batch` per namespace."""
+def run_ip_batch(plan: Plan, force: bool = False) -> None:
+    """Apply ``plan`` with one root `ip -batch`, then one `ip -n NS -batch` per namespace.
+
+    ``force``: go on past errors (`ip -force`), for an edit that deletes both ends of a
+    veth, where the second delete finds its device already gone with the first.
+    """
+    flags = ["-force", "-batch", "-"] if force else ["-batch", "-"]
     root: list[str] = []
     per_ns: dict[str, list[str]] = {}
     sysctls: dict[str, list[str]] = {}
@@ -157,7 +165,7 @@ def run_ip_batch(plan: Plan) -> None:
             else:
                 per_ns.setdefault(ns, []).append(line)
     if root:
-        subprocess.run(["ip", "-batch", "-"], input="\n".join(root) + "\n", text=True, check=True)
+        subprocess.run(["ip", *flags], input="\n".join(root) + "\n", text=True, check=not force)
     for ns, values in sysctls.items():
         subprocess.run(
             ["ip", "netns", "exec", ns, "sysctl", "-q", "-w", *values],
@@ -166,7 +174,11 @@ def run_ip_batch(plan: Plan) -> None:
         )
     for ns, lines in per_ns.items():
         subprocess.run(
-            ["ip", "-n", ns, "-batch", "-"], input="\n".join(lines) + "\n", text=True, check=True
+            ["ip", "-n", ns, *flags],
+            input="\n".join(lines) + "\n",
+            text=True,
+            check=not force,
+            stderr=subprocess.DEVNULL if force else None,
         )
 
 
@@ -219,12 +231,17 @@ def measure(make: str, n: int, way: str) -> tuple[float, float]:
             run_ip_each(destroy_plan(lab, plan))
         t2 = time.perf_counter()
     finally:
-        engine.destroy(lab)
-        for name in os.listdir("/run/netns"):
-            if name.startswith(f"tl-{lab}-"):
-                subprocess.run(["ip", "netns", "del", name], check=False)
-    settle()
+        remove_lab(lab)
     return t1 - t0, t2 - t1
+
+
+def remove_lab(lab: str) -> None:
+    """Destroy a benchmark lab, also what a baseline way left, and let the kernel settle."""
+    engine.destroy(lab)
+    for name in os.listdir("/run/netns"):
+        if name.startswith(f"tl-{lab}-"):
+            subprocess.run(["ip", "netns", "del", name], check=False)
+    settle()
 
 
 def measure_retrying(make: str, n: int, way: str) -> tuple[float, float]:

@@ -29,6 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.stack import rss_kib
 from lab.topology import naming
 from lab.topology.load import load_topology
 from lab.topology.schema import Topology
@@ -111,16 +112,6 @@ def cgroup_memory(key: str) -> int:
                 return int((directory / name).read_text())
             except OSError:
                 continue
-    return 0
-
-
-def rss_kib(pid: int) -> int:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    except OSError:
-        pass
     return 0
 
 

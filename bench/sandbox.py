@@ -57,33 +57,44 @@ def cleanup(nodes: list[str]) -> None:
     k.lab_release(LAB)
 
 
-def _wait_prompt(fd: int, timeout: float = 10.0) -> None:
+def read_until(fd: int, marker: bytes = b"# ", timeout: float = 10.0) -> None:
+    """Read a pty until ``marker`` shows (a shell's prompt by default).
+
+    Raises:
+        RuntimeError: it did not show within ``timeout`` seconds.
+    """
     seen = b""
     deadline = time.monotonic() + timeout
-    while b"# " not in seen and time.monotonic() < deadline:
+    while marker not in seen and time.monotonic() < deadline:
         ready, _, _ = select.select([fd], [], [], 0.05)
         if ready:
             try:
                 seen += os.read(fd, 4096)
             except OSError:
                 break
-    if b"# " not in seen:
-        raise RuntimeError(f"no prompt: {seen[-200:]!r}")
+    if marker not in seen:
+        raise RuntimeError(f"no {marker!r}: {seen[-200:]!r}")
 
 
-def baseline_console(node: str) -> float:
+def bare_shell(namespace: str, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], int]:
+    """Start ``bash -i`` on a pty in ``namespace`` with nsenter alone; return it and the pty."""
     master, slave = pty.openpty()
-    start = time.perf_counter()
     proc = subprocess.Popen(
-        ["nsenter", f"--net=/run/netns/{naming.namespace_name(LAB, node)}", "--", *SHELL],
+        ["nsenter", f"--net=/run/netns/{namespace}", "--", *SHELL],
         stdin=slave,
         stdout=slave,
         stderr=slave,
-        env=ENV,
+        env=env,
         start_new_session=True,
     )
     os.close(slave)
-    _wait_prompt(master)
+    return proc, master
+
+
+def baseline_console(node: str) -> float:
+    start = time.perf_counter()
+    proc, master = bare_shell(naming.namespace_name(LAB, node), ENV)
+    read_until(master)
     took = time.perf_counter() - start
     proc.kill()
     proc.wait()
@@ -95,7 +106,7 @@ def topolab_console(node: str) -> float:
     start = time.perf_counter()
     console = Console(ConsoleSpec(lab=LAB, node=node))
     try:
-        _wait_prompt(console.fileno())
+        read_until(console.fileno())
         return time.perf_counter() - start
     finally:
         console.close()

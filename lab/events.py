@@ -18,52 +18,29 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import transaction
 
+from lab import wire
+
 logger = logging.getLogger(__name__)
 
-# Event types, as the websocket's "type" field carries them.
-DEPLOY_PROGRESS: Final = "deploy.progress"
-DEPLOY_STATE: Final = "deploy.state"
-LAB_STATE: Final = "lab.state"
-COUNTERS: Final = "counters"
-CAPTURE_LINES: Final = "capture.lines"
-CAPTURE_STATE: Final = "capture.state"
-JOURNEY_HOP: Final = "journey.hop"
-JOURNEY_DONE: Final = "journey.done"
-CONSOLE_CLOSED: Final = "console.closed"
-RESERVATION_WARNING: Final = "reservation.warning"
-
-EVENT_TYPES: Final = frozenset(
-    {
-        DEPLOY_PROGRESS,
-        DEPLOY_STATE,
-        LAB_STATE,
-        COUNTERS,
-        CAPTURE_LINES,
-        CAPTURE_STATE,
-        JOURNEY_HOP,
-        JOURNEY_DONE,
-        CONSOLE_CLOSED,
-        RESERVATION_WARNING,
-    }
-)
-
-# The channel-layer message type a consumer handles (``def lab_event(self, message)``);
-# the websocket "type" travels inside as ``message["event"]["type"]``.
-CHANNEL_MESSAGE_TYPE: Final = "lab.event"
-SEQ_KEY_PREFIX: Final = "topolab:seq:"
+# Event types, group names and the sequence key are the wire's (the agent on a lab
+# host publishes with the same ones).
+DEPLOY_PROGRESS: Final = wire.DEPLOY_PROGRESS
+DEPLOY_STATE: Final = wire.DEPLOY_STATE
+LAB_STATE: Final = wire.LAB_STATE
+COUNTERS: Final = wire.COUNTERS
+CAPTURE_LINES: Final = wire.CAPTURE_LINES
+CAPTURE_STATE: Final = wire.CAPTURE_STATE
+JOURNEY_HOP: Final = wire.JOURNEY_HOP
+JOURNEY_DONE: Final = wire.JOURNEY_DONE
+CONSOLE_CLOSED: Final = wire.CONSOLE_CLOSED
+RESERVATION_WARNING: Final = wire.RESERVATION_WARNING
+EVENT_TYPES: Final = wire.EVENT_TYPES
+CHANNEL_MESSAGE_TYPE: Final = wire.CHANNEL_MESSAGE_TYPE
+SEQ_KEY_PREFIX: Final = wire.SEQ_KEY_PREFIX
+lab_group = wire.lab_group
+seq_key = wire.seq_key
 
 _clients: dict[str, redis.Redis] = {}
-
-
-def lab_group(lab_id: int) -> str:
-    """Return the channel group of a lab (``lab.12``): ASCII, well under 100 characters.
-
-    Raises:
-        ValueError: ``lab_id`` is not a positive integer.
-    """
-    if isinstance(lab_id, bool) or not isinstance(lab_id, int) or lab_id <= 0:
-        raise ValueError(f"a lab id is a positive integer, not {lab_id!r}")
-    return f"lab.{lab_id}"
 
 
 def _redis() -> redis.Redis:
@@ -73,11 +50,6 @@ def _redis() -> redis.Redis:
         client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
         _clients[url] = client
     return client
-
-
-def seq_key(lab_id: int) -> str:
-    """Return the Redis key holding the lab's last sequence number."""
-    return f"{SEQ_KEY_PREFIX}{lab_id}"
 
 
 def current_seq(lab_id: int) -> int:

@@ -14,7 +14,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from lab.topology.naming import lab_key
+from lab import wire
 
 
 class LabHost(models.Model):
@@ -26,6 +26,8 @@ class LabHost(models.Model):
     link_kinds = models.JSONField(default=list, blank=True)
     load = models.FloatField(default=0.0)
     last_heartbeat = models.DateTimeField(null=True, blank=True)
+    # The sequence number of the last heartbeat applied (a replayed one is dropped).
+    last_seq = models.BigIntegerField(default=0)
 
     class Meta:
         ordering = ["name"]
@@ -82,7 +84,7 @@ class Lab(models.Model):
         """The kernel-side lab key (``l12`` for primary key 12): namespaces and owner tags."""
         if self.pk is None:
             raise ValueError("an unsaved lab has no key")
-        return lab_key(f"l{self.pk}")
+        return wire.lab_key(self.pk)
 
     def latest_revision(self) -> TopologyRevision | None:
         """Return the newest topology revision, or None when the lab has none yet."""
@@ -189,6 +191,9 @@ class Deployment(models.Model):
     finished = models.DateTimeField(null=True, blank=True)
     celery_task_id = models.CharField(max_length=64, blank=True, default="")
     host = models.CharField(max_length=64, blank=True, default="")
+    # One part per lab host: {"primary": host, "hosts": {host: {"state", "seq", "at",
+    # "log", "plan"}}}; ``seq`` is the last report applied from that host (lab/control.py).
+    parts = models.JSONField(default=dict, blank=True)
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv6Address, ip_address
 
 from lab.topology.schema import (
+    KERNEL_MODULES,
     Endpoint,
     Interface,
     Node,
@@ -28,9 +29,8 @@ from lab.topology.schema import (
     VethLink,
     VxlanLink,
 )
+from lab.wire import VXLAN_OVERHEAD, Stitch, TopolabError
 
-# VXLAN over IPv4: outer Ethernet 14 + IPv4 20 + UDP 8 + VXLAN 8 = 50 bytes.
-VXLAN_OVERHEAD = 50
 DEFAULT_MTU = 1500
 # Stitch VNIs live in their own range so they never look like a user's VNI.
 STITCH_VNI_MIN = 1 << 20
@@ -40,13 +40,11 @@ STITCH_DSTPORT = 4789
 _MAX_REFINE_PASSES = 20
 
 
-class PlacementError(Exception):
+class PlacementError(TopolabError):
     """A lab cannot be placed; ``code`` is stable, the message names the cause."""
 
     def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+        super().__init__(message, code)
 
 
 @dataclass(frozen=True)
@@ -138,7 +136,11 @@ def _can_run(host: HostInfo, kinds: Iterable[str]) -> bool:
 
 
 def _missing(host: HostInfo, kinds: Iterable[str]) -> list[str]:
-    return sorted(set(kinds) - set(host.kinds))
+    """The kinds ``host`` lacks, each with the kernel module it needs."""
+    return [
+        f"{kind} (kernel module {KERNEL_MODULES[kind]})" if kind in KERNEL_MODULES else kind
+        for kind in sorted(set(kinds) - set(host.kinds))
+    ]
 
 
 def _groups(topology: Topology) -> tuple[list[_Group], dict[str, int], list[tuple[int, str, str]]]:
@@ -375,26 +377,6 @@ def stitch_mtu(interface: Interface | None, underlay_mtu: int = DEFAULT_MTU) -> 
     return min(wanted, ceiling) if wanted is not None else ceiling
 
 
-@dataclass(frozen=True)
-class Stitch:
-    """One side of a cut link on one host: what the engine makes there."""
-
-    endpoint: Endpoint
-    vni: int
-    local: str
-    remote: str
-    mtu: int
-    peer: Endpoint
-
-    def describe(self) -> str:
-        """One line for the plan shown to users."""
-        return (
-            f"stitch {self.endpoint} <-> {self.peer} over VXLAN vni {self.vni} "
-            f"{self.local} -> {self.remote}, mtu {self.mtu} "
-            f"(lowered by {VXLAN_OVERHEAD} for the encapsulation)"
-        )
-
-
 def _addr(value: str) -> IPv4Address | IPv6Address:
     return ip_address(value)
 
@@ -448,7 +430,12 @@ def part_topology(
                 mtu = min(mtu, link.mtu)
             mtu_of[(local_ep.node, local_ep.interface)] = mtu
             stitch = Stitch(
-                local_ep, vnis[index], underlay[host], underlay[peer_host], mtu, peer_ep
+                endpoint=local_ep,
+                vni=vnis[index],
+                local=underlay[host],
+                remote=underlay[peer_host],
+                mtu=mtu,
+                peer=peer_ep,
             )
             stitches.append(stitch)
             links.append(

@@ -9,7 +9,6 @@ the models.
 from __future__ import annotations
 
 import contextlib
-import importlib
 import logging
 import re
 from collections.abc import Iterable
@@ -21,9 +20,10 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from lab import events
-from lab.models import Deployment, IllegalTransition, Lab, LabHost, TopologyRevision
+from lab import dispatch, events
+from lab.models import Deployment, IllegalTransition, Lab, TopologyRevision
 from lab.topology import Issue, Limits, Topology, TopologyError, load_topology
+from lab.wire import TopolabError
 
 logger = logging.getLogger(__name__)
 
@@ -32,7 +32,6 @@ User: TypeAlias = AbstractBaseUser | AnonymousUser
 
 LAB_NAME_MAX = 100
 LAB_DESCRIPTION_MAX = 10_000
-RUN_TASK_NAME = "worker.tasks.run_deployment"
 
 # Control characters have no place in a name; a description may hold line breaks and tabs.
 _NAME_BAD = re.compile(r"[\x00-\x1f\x7f]")
@@ -42,7 +41,7 @@ _TEXT_BAD = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 # -- errors -----------------------------------------------------------------------------
 
 
-class ServiceError(Exception):
+class ServiceError(TopolabError):
     """A refusal the API turns into ``{"code", "message", "issues"}`` with ``status``."""
 
     status = 400
@@ -56,10 +55,7 @@ class ServiceError(Exception):
         status: int | None = None,
         issues: Iterable[Issue] = (),
     ) -> None:
-        super().__init__(message)
-        self.message = message
-        if code is not None:
-            self.code = code
+        super().__init__(message, code)
         if status is not None:
             self.status = status
         self.issues = list(issues)
@@ -470,18 +466,8 @@ def pick_host(lab: Lab, action: str) -> str:
     A lab that has a host keeps it; a destroy goes where the lab was last deployed;
     otherwise this box's own host (``TOPOLAB_HOST_NAME``).
     """
-    if lab.host is not None:
-        return lab.host.name
-    if action == Deployment.Action.DESTROY:
-        last = (
-            Deployment.objects.filter(lab=lab)
-            .exclude(host="")
-            .order_by("-id")
-            .values_list("host", flat=True)
-            .first()
-        )
-        if last:
-            return str(last)
+    if lab.host is not None or action == Deployment.Action.DESTROY:
+        return dispatch.lab_hosts(lab)[0]
     return str(settings.TOPOLAB_HOST_NAME)
 
 
@@ -511,7 +497,7 @@ def deployment_summary(deployment: Deployment) -> dict[str, Any]:
 
 
 def _request_deployment(lab: Lab, user: User, action: str) -> Deployment:
-    from lab import quotas
+    from lab import conditioning, quotas
 
     requester_id = _user_id(user)
     with transaction.atomic():
@@ -534,20 +520,26 @@ def _request_deployment(lab: Lab, user: User, action: str) -> Deployment:
             runs = locked.pk if action == Deployment.Action.DEPLOY else None
             want = quotas.Want(nodes=quotas.node_count(revision.document), runs=runs)
             quotas.check_quota(locked.owner_id, want, actor=user)
-        host = pick_host(locked, action)
+            # Impairments need sch_netem on the lab's host: a 400 naming it, not a failed apply.
+            conditioning.check_netem_available(locked, check_topology(revision.document))
+        # Placement, VNIs and the split into parts happen here, in this transaction:
+        # the orders the hosts get after the commit carry all they need.
+        try:
+            parts = dispatch.plan_parts(locked, revision, action)
+        except dispatch.DispatchError as exc:
+            raise InvalidInput(exc.message, code=exc.code) from None
         deployment = Deployment.objects.create(
             lab=locked,
             revision=revision,
             action=action,
-            host=host,
+            host=parts["primary"],
+            parts=parts,
             requested_by_id=requester_id,
         )
         locked.state = (
             Lab.State.DESTROYING if action == Deployment.Action.DESTROY else Lab.State.DEPLOYING
         )
-        if locked.host is None:
-            locked.host = LabHost.objects.filter(name=host).first()
-        locked.save(update_fields=["state", "host", "updated"])
+        locked.save(update_fields=["state", "host", "placement", "updated"])
         lab.state, lab.host = locked.state, locked.host
         deployment_id = deployment.pk
         transaction.on_commit(lambda: _enqueue_after_commit(deployment_id))
@@ -591,33 +583,18 @@ def do_request_destroy(lab: Lab, user: User) -> Deployment:
     return _request_deployment(lab, user, Deployment.Action.DESTROY)
 
 
-def _ensure_celery_app() -> None:
-    # The web process never imports the worker's tasks; importing the Celery app
-    # module (if the project has one) makes it current, so send_task uses its broker.
-    try:
-        importlib.import_module("worker.celery")
-    except ImportError:
-        logger.warning("worker.celery is not importable; send_task uses celery's current app")
-
-
 def enqueue_deployment(deployment_id: int) -> None:
-    """Send the deployment to its host's queue by task name (the web never imports tasks).
+    """Send the deployment's orders to its hosts' queues (the web never imports tasks).
 
     The seam tests replace: everything before it is the web's, everything after the
-    orchestration's (``worker.tasks.run_deployment``).
+    lab hosts' (``worker.tasks.run_part``) and the control consumer's.
 
     Raises:
         Deployment.DoesNotExist: no such deployment.
-        Exception: whatever the broker raises when the message cannot be sent.
+        Exception: whatever the broker raises when a message cannot be sent.
     """
-    from celery import current_app
-
-    deployment = Deployment.objects.get(pk=deployment_id)
-    _ensure_celery_app()
-    result = current_app.send_task(
-        RUN_TASK_NAME, args=[deployment_id], queue=f"host.{deployment.host}"
-    )
-    Deployment.objects.filter(pk=deployment_id).update(celery_task_id=str(result.id))
+    deployment = Deployment.objects.select_related("lab", "revision").get(pk=deployment_id)
+    dispatch.send_orders(deployment)
 
 
 def _enqueue_after_commit(deployment_id: int) -> None:

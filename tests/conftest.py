@@ -54,17 +54,19 @@ def point_celery_at(url: str, backend: str | None = None) -> tuple[str, str]:
     """
     import threading
 
+    from lab.celery import app as control_app
     from worker.celery import app
 
     saved = (str(app.conf.broker_url), str(app.conf.result_backend))
-    app.conf.broker_url = url
-    app.conf.result_backend = backend or url
-    app._pool = None  # kombu keeps its pools per URL: a later switch back finds it open
-    amqp = app.__dict__.get("amqp")
-    if amqp is not None:
-        amqp._producer_pool = None
-    app._backend_cache = None
-    app._local = threading.local()
+    for each in (app, control_app):  # the lab host's and the control plane's
+        each.conf.broker_url = url
+        each.conf.result_backend = backend or url
+        each._pool = None  # kombu keeps its pools per URL: a later switch back finds it open
+        amqp = each.__dict__.get("amqp")
+        if amqp is not None:
+            amqp._producer_pool = None
+        each._backend_cache = None
+        each._local = threading.local()
     return saved
 
 

@@ -6,7 +6,7 @@ Usage::
     python -m worker agent [--host NAME]
 
 The first form is how a lab host joins: as root, pointing at the same Redis
-(``TOPOLAB_REDIS_URL``) and database (``DATABASE_URL``) as the web. It starts
+(``TOPOLAB_REDIS_URL``) as the control plane; it needs no database. It starts
 the Celery worker and the telemetry agent as child processes, forwards
 SIGTERM/SIGINT to them, and exits when either ends (a supervisor restarts it).
 """
@@ -22,7 +22,7 @@ import time
 from collections.abc import Sequence
 from types import FrameType
 
-from worker.celery import CONTROL_QUEUE, host_queue
+from lab.wire import host_queue
 
 
 def _default_host() -> str:
@@ -32,7 +32,7 @@ def _default_host() -> str:
 
 
 def worker_argv(host: str, concurrency: int, loglevel: str = "INFO") -> list[str]:
-    """Return the argv of this host's Celery worker (one queue per host plus ``control``)."""
+    """Return the argv of this host's Celery worker (its own queue: the control plane's orders)."""
     return [
         sys.executable,
         "-m",
@@ -41,7 +41,7 @@ def worker_argv(host: str, concurrency: int, loglevel: str = "INFO") -> list[str
         "worker.celery",
         "worker",
         "-Q",
-        f"{host_queue(host)},{CONTROL_QUEUE}",
+        host_queue(host),
         "-n",
         f"{host}@%h",
         "--concurrency",

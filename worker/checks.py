@@ -29,7 +29,9 @@ from lab.classroom.checks import (
     AddressCheck,
     CaptureCheck,
     CheckResult,
+    DhcpCheck,
     ForwardingCheck,
+    LearnedRouteCheck,
     MtuCheck,
     ReachCheck,
     RouteCheck,
@@ -249,6 +251,88 @@ def _check_forwarding(spec: ForwardingCheck, nodes: _Nodes, topology: Topology) 
     )
 
 
+# The protocols whose routes FRR's zebra installs, by the kernel's number for them
+# (iproute2's rt_protos; ``ip -j`` prints the name where the host's table has one).
+LEARNED_PROTOCOLS = {"186": "bgp", "187": "isis", "188": "ospf", "189": "rip"}
+FOREVER = 2**32 - 1  # an address's lifetime when nothing (no DHCP lease) limits it
+
+
+def _route_net(dst: str, version: int) -> Any:
+    if dst == "default":
+        return ip_network("0.0.0.0/0" if version == 4 else "::/0")
+    return ip_network(dst, strict=False)
+
+
+def _check_learned_route(spec: LearnedRouteCheck, nodes: _Nodes, topology: Topology) -> CheckResult:
+    # The kernel's table, read by root with our own ``ip``: what the node forwards with,
+    # and not what a daemon in the student's node says about itself (vtysh's answer).
+    ns = nodes.ns(spec.node)
+    version = spec.dst.version
+    routes = _ip_json(ns, f"-{version}", "route", "show", "table", "main")
+    found: list[str] = []
+    for route in routes:
+        dst = str(route.get("dst", ""))
+        try:
+            if _route_net(dst, version) != spec.dst:
+                continue
+        except ValueError:
+            continue
+        # ``ip`` prints no protocol for "boot", what ``ip route add`` sets by default.
+        proto = str(route.get("protocol", "boot"))
+        proto = LEARNED_PROTOCOLS.get(proto, proto)
+        gateways = [route.get("gateway")] + [h.get("gateway") for h in route.get("nexthops", [])]
+        gateways = [g for g in gateways if g]
+        via = f" via {', '.join(gateways)}" if gateways else f" dev {route.get('dev')}"
+        found.append(f"{dst} proto {proto}{via}")
+        learned = (
+            proto in LEARNED_PROTOCOLS.values()
+            if spec.protocol == "any"
+            else proto == spec.protocol
+        )
+        if learned and (spec.via is None or any(ip_address(g) == spec.via for g in gateways)):
+            return CheckResult(True, f"{spec.node} has a route {found[-1]}")
+    how = spec.describe().split(" has ", 1)[1]
+    seen = f" (it has {'; '.join(found)})" if found else ""
+    protocol = "the routing protocol" if spec.protocol == "any" else spec.protocol.upper()
+    return CheckResult(
+        False,
+        f"{spec.node} does not have {how}{seen}",
+        spec.hint
+        or f"is {protocol} running on {spec.node}, and do its neighbours come up? "
+        "(vtysh -c 'show ip route' in its console)",
+    )
+
+
+def _check_dhcp(spec: DhcpCheck, nodes: _Nodes, topology: Topology) -> CheckResult:
+    link = _link(nodes, spec.node, spec.interface)
+    node = topology.node(spec.node)
+    given = {
+        a
+        for iface in (node.interfaces if node else ())
+        if iface.name == spec.interface
+        for a in iface.addresses
+    }
+    where = f"{spec.node}:{spec.interface}"
+    others: list[str] = []
+    for info in link.get("addr_info", []):
+        if info.get("family") != "inet" or "local" not in info:
+            continue
+        address = ip_interface(f"{info['local']}/{info['prefixlen']}")
+        leased = int(info.get("valid_life_time", FOREVER)) < FOREVER
+        if address in given:
+            continue  # the topology's own address, not the DHCP server's
+        if leased and (spec.within is None or address.ip in spec.within):
+            lifetime = info.get("valid_life_time")
+            return CheckResult(True, f"{where} has {address} from DHCP (lease {lifetime}s left)")
+        others.append(f"{address}{'' if leased else ' (set by hand)'}")
+    seen = f" (it has {', '.join(others)})" if others else " (it has no other IPv4 address)"
+    return CheckResult(
+        False,
+        f"{where} has no address{f' in {spec.within}' if spec.within else ''} from DHCP{seen}",
+        spec.hint or f"run a DHCP client on {spec.node} and a DHCP server on its segment",
+    )
+
+
 def capture_filter(spec: CaptureCheck) -> list[str]:
     """Return the tcpdump filter (as argv words) for the protocol a capture check wants."""
     if spec.protocol == "vxlan":
@@ -358,7 +442,7 @@ def read_pcap(data: bytes) -> list[tuple[int, bytes]]:
     return frames
 
 
-ETH_P_IP, ETH_P_ARP, ETH_P_IPV6 = 0x0800, 0x0806, 0x86DD
+ETH_P_IP, ETH_P_ARP, ETH_P_IPV6, ETH_P_8021Q = 0x0800, 0x0806, 0x86DD, 0x8100
 _IP_PROTOS = {1: "icmp", 6: "tcp", 17: "udp", 58: "icmp"}
 
 
@@ -371,6 +455,8 @@ def describe_packet(packet: tuple[int, bytes]) -> dict[str, Any] | None:
     linktype, frame = packet
     if linktype == 1 and len(frame) >= 14:
         ethertype, payload = struct.unpack("!H", frame[12:14])[0], frame[14:]
+        if ethertype == ETH_P_8021Q and len(payload) >= 4:  # a VLAN trunk's tagged frame
+            ethertype, payload = struct.unpack("!H", payload[2:4])[0], payload[4:]
     elif linktype == 113 and len(frame) >= 16:
         ethertype, payload = struct.unpack("!H", frame[14:16])[0], frame[16:]
     else:
@@ -421,6 +507,8 @@ _RUNNERS: dict[str, CheckRunner] = {
     "route": _check_route,  # type: ignore[dict-item]
     "forwarding": _check_forwarding,  # type: ignore[dict-item]
     "capture": _check_capture,  # type: ignore[dict-item]
+    "learned_route": _check_learned_route,  # type: ignore[dict-item]
+    "dhcp": _check_dhcp,  # type: ignore[dict-item]
 }
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import signal
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 from lab.topology import naming
@@ -28,8 +29,19 @@ class DestroyResult:
     pids: tuple[int, ...]
 
 
-def destroy(lab: str, kernel: Kernel | None = None) -> DestroyResult:
-    """Remove everything the kernel holds for lab ``lab``.
+def destroy(
+    lab: str,
+    kernel: Kernel | None = None,
+    *,
+    nodes: Collection[str] | None = None,
+    progress: Callable[[int, int, str], None] | None = None,
+) -> DestroyResult:
+    """Remove everything the kernel holds for lab ``lab`` (only ``nodes`` when given).
+
+    ``nodes`` is one lab host's share of a split lab: those namespaces go; the
+    lab's user namespace and sandboxes go too unless other nodes of the lab remain
+    on this machine (another host's share, where hosts share a machine).
+    ``progress(done, total, step)`` follows each namespace.
 
     Only namespaces whose ``lo`` carries ``topolab:<lab>:<node>`` are touched
     (plus those an unfinished journal of the lab names); a namespace whose identity
@@ -44,6 +56,9 @@ def destroy(lab: str, kernel: Kernel | None = None) -> DestroyResult:
     executor.recover(lab, k)
     prefix = lab_prefix(lab)
     candidates = [n for n in k.ns_list() if n.startswith(prefix)]
+    if nodes is not None:
+        wanted = {prefix + n for n in nodes}
+        candidates = [n for n in candidates if n in wanted]
     by_ns = k.ns_pids_map(candidates)  # one pass over /proc, before anything goes
     names: list[str] = []
     signalled: list[int] = []
@@ -56,6 +71,8 @@ def destroy(lab: str, kernel: Kernel | None = None) -> DestroyResult:
             if exc.errno != errno.ENOENT:
                 raise
         names.append(name)
+        if progress is not None:
+            progress(len(names), len(candidates), f"delete namespace {name}")
 
     known = set(owned.proven(lab, k, candidates))
     for name in candidates:
@@ -66,6 +83,9 @@ def destroy(lab: str, kernel: Kernel | None = None) -> DestroyResult:
         if _lab_of(alias) == lab:
             remove(name)
     kill_survivors(signalled)  # SIGKILL what SIGTERM did not end
+    if nodes is not None and any(n.startswith(prefix) for n in k.ns_list()):
+        # Other nodes of the lab stay on this machine (another host's share).
+        return DestroyResult(lab=lab, namespaces=tuple(names), pids=tuple(signalled))
     # What the node sandboxes held (a process that left the namespaces is still in the
     # lab's cgroups), then the lab's user namespace and uid range.
     signalled.extend(p for p in sandbox.teardown(lab) if p not in signalled)

@@ -13,19 +13,33 @@ JSON-able. Runs as root on the lab host (the journey's packet sockets).
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
 import subprocess
+import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 from lab.demos.catalog import Demo, JourneySpec, Probe
 from lab.topology import naming
 from lab.topology.load import load_topology
-from lab.topology.schema import MacvlanLink, Topology, VethLink, VxlanLink
-from worker import programs, sandbox
+from lab.topology.schema import (
+    BondLink,
+    IpvlanLink,
+    MacsecLink,
+    MacvlanLink,
+    Topology,
+    VcanLink,
+    VethLink,
+    VxcanLink,
+    VxlanLink,
+)
+from worker import checks, programs, sandbox
 from worker.state import LabState
 from worker.telemetry.journey import JourneyError, run_journey
 
@@ -74,6 +88,8 @@ class DemoRun:
     journey: dict[str, Any] | None = None
     fdb: list[dict[str, Any]] | None = None
     matrix: dict[str, Any] | None = None
+    # The device kinds' views (``KIND_VIEWS``): bond failover, MACsec captures, CAN, MACs.
+    views: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
     errors: list[str] = field(default_factory=list)
 
@@ -381,6 +397,358 @@ def run_demo_journey(lab: str, topology: Topology, spec: JourneySpec) -> dict[st
     return result
 
 
+# -- views of the device kinds' demos (lab/demos/catalog_kinds.py) ----------------------
+
+KIND_VIEWS = ("bond", "macsec", "can", "macs")
+FAILOVER_PINGS = 15
+ETH_P_MACSEC = b"\x88\xe5"  # MACsec's EtherType, as it sits in a frame
+_PING_COUNTS = re.compile(r"(\d+) packets transmitted, (\d+) (?:packets )?received")
+
+
+def _node_json(lab: str, node: str, argv: Sequence[str]) -> Any:
+    """Run an ``ip -j``-style command in the node; its JSON output, or None."""
+    try:
+        proc = sandbox.run(lab, node, argv, timeout=PROBE_TIMEOUT)
+    except (sandbox.SandboxError, subprocess.TimeoutExpired):
+        return None
+    try:
+        return json.loads(proc.stdout or "null")
+    except ValueError:
+        return None
+
+
+def active_member(lab: str, node: str, bond: str) -> str | None:
+    """The member an active-backup bond sends through now, as the kernel reports it."""
+    rows = _node_json(lab, node, ["ip", "-j", "-d", "link", "show", "dev", bond])
+    if not isinstance(rows, list) or not rows:
+        return None
+    data = rows[0].get("linkinfo", {}).get("info_data", {})
+    active = data.get("active_slave")
+    return str(active) if active else None
+
+
+def ping_counts(text: str) -> tuple[int, int]:
+    """(sent, received) from ping's summary line; (0, 0) without one. Pure."""
+    found = _PING_COUNTS.search(text)
+    return (int(found.group(1)), int(found.group(2))) if found else (0, 0)
+
+
+def bond_failover(lab: str, topology: Topology, probe: Probe) -> dict[str, Any]:
+    """Take the bond's active member down while ``probe``'s ping runs; bring it back.
+
+    Returns ``{"node", "bond", "mode", "active_before", "active_after", "member_down",
+    "sent", "received", "passed"}``: passed when another member took over and the
+    ping kept getting answers (at most a few lost while the bond noticed).
+    """
+    bond = next(link for link in topology.links if isinstance(link, BondLink))
+    node, dev = bond.endpoint.node, bond.endpoint.interface
+    before = active_member(lab, node, dev)
+    argv = ["ping", "-n", "-c", str(FAILOVER_PINGS), "-i", PING_INTERVAL, "-W", PING_WAIT]
+    proc = subprocess.Popen(
+        sandbox.command(lab, probe.src, [*argv, "--", probe.dst]),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env=sandbox.environment(),
+        text=True,
+    )
+    lines: list[str] = []
+    after = None
+    try:
+        assert proc.stdout is not None
+        # Fail over once the ping is answered through the active member, not before.
+        for line in proc.stdout:
+            lines.append(line)
+            if "bytes from" in line:
+                break
+        if before is not None:
+            sandbox.run(lab, node, ["ip", "link", "set", "dev", before, "down"], timeout=10)
+        lines.extend(proc.stdout)
+        proc.wait(timeout=PROBE_TIMEOUT + FAILOVER_PINGS)
+        after = active_member(lab, node, dev)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        if before is not None:
+            sandbox.run(lab, node, ["ip", "link", "set", "dev", before, "up"], timeout=10)
+    sent, received = ping_counts("".join(lines))
+    return {
+        "node": node,
+        "bond": dev,
+        "mode": bond.mode,
+        "active_before": before,
+        "active_after": after,
+        "member_down": before,
+        "sent": sent,
+        "received": received,
+        "passed": after is not None and after != before and sent > 0 and received >= sent - 3,
+    }
+
+
+def frame_kinds(packets: Sequence[tuple[int, bytes]]) -> dict[str, int]:
+    """Count a capture's frames (``checks.read_pcap``'s): MACsec, readable ICMP, all. Pure.
+
+    ``icmp`` counts IPv4 ICMP (the pings): a MACsec parent's own IPv6 neighbour
+    discovery goes out in the clear, and is not the traffic MACsec carries.
+    """
+    counts = {"frames": len(packets), "macsec": 0, "icmp": 0}
+    for linktype, frame in packets:
+        if linktype == 1 and len(frame) >= 14 and frame[12:14] == ETH_P_MACSEC:
+            counts["macsec"] += 1
+        summary = checks.describe_packet((linktype, frame))
+        if summary is not None and summary.get("proto") == "icmp" and ":" not in summary["src"]:
+            counts["icmp"] += 1
+    return counts
+
+
+def _collect_into(store: list[str]) -> Callable[[str, list[str]], None]:
+    """A capture's line sink that keeps the lines in ``store``."""
+
+    def sink(_capture_id: str, batch: list[str]) -> None:
+        store.extend(batch)
+
+    return sink
+
+
+def macsec_capture(lab: str, topology: Topology, probe: Probe) -> dict[str, Any]:
+    """Capture the receiver's wire and MACsec device while ``probe`` pings through them.
+
+    Returns ``{"node", "wire", "device", "wire_counts", "device_counts", "wire_lines",
+    "device_lines", "passed"}``: passed when the wire carried MACsec frames and no
+    readable ICMP while the device showed the ICMP in plaintext.
+    """
+    from worker.telemetry.capture import CaptureError, CaptureManager, CaptureSpec
+
+    receiver = next(
+        link
+        for link in topology.links
+        if isinstance(link, MacsecLink) and link.endpoint.node != probe.src
+    )
+    node = receiver.endpoint.node
+    places = {"wire": receiver.parent, "device": receiver.endpoint.interface}
+    lines: dict[str, list[str]] = {k: [] for k in places}
+    names: dict[str, str] = {}
+    base = Path(tempfile.mkdtemp(prefix="topolab-demo-capture-"))
+    manager = CaptureManager(base)
+    try:
+        for role, iface in places.items():
+            spec = CaptureSpec(lab=lab, node=node, interface=iface, max_seconds=60)
+            names[role] = manager.start(spec, sink=_collect_into(lines[role])).id
+        outcome = ping(lab, probe.src, probe.dst)
+        counts: dict[str, dict[str, int]] = {}
+        for role, cid in names.items():
+            manager.stop(cid)
+            counts[role] = frame_kinds(checks.read_pcap(manager.get(cid).pcap_path.read_bytes()))
+    except (CaptureError, ValueError, OSError) as exc:
+        return {"node": node, "error": str(exc), "passed": False}
+    finally:
+        manager.stop_all()
+        shutil.rmtree(base, ignore_errors=True)
+    wire, device = counts["wire"], counts["device"]
+    return {
+        "node": node,
+        "wire": places["wire"],
+        "device": places["device"],
+        "wire_counts": wire,
+        "device_counts": device,
+        "wire_lines": lines["wire"][:20],
+        "device_lines": lines["device"][:20],
+        "passed": outcome.reached
+        and wire["macsec"] > 0
+        and wire["icmp"] == 0
+        and device["icmp"] > 0,
+    }
+
+
+# One CAN frame (struct can_frame): id, length, 3 bytes of padding, 8 data bytes.
+_CAN_SCRIPT = r"""
+import json, socket, struct, sys
+role, iface = sys.argv[1], sys.argv[2]
+can_id, data = int(sys.argv[3], 16), bytes.fromhex(sys.argv[4])
+def sock():
+    s = socket.socket(socket.AF_CAN, socket.SOCK_RAW, socket.CAN_RAW)
+    s.bind((iface,))
+    s.settimeout(10)
+    return s
+def frame(s):
+    cid, n, payload = struct.unpack("=IB3x8s", s.recv(16))
+    return {"id": cid & 0x1FFFFFFF, "data": payload[:n].hex()}
+if role == "send":
+    sock().send(struct.pack("=IB3x8s", can_id, len(data), data))
+elif role == "loop":
+    tx, rx = sock(), sock()
+    tx.send(struct.pack("=IB3x8s", can_id, len(data), data))
+    print(json.dumps(frame(rx)), flush=True)
+else:
+    rx = sock()
+    print("ready", flush=True)
+    print(json.dumps(frame(rx)), flush=True)
+"""
+
+
+def can_argv(role: str, interface: str, can_id: int, data: bytes) -> list[str]:
+    """The node's own Python running the CAN script (``send``, ``loop`` or ``receive``). Pure."""
+    python = os.environ.get("TOPOLAB_NODE_PYTHON", sandbox.NODE_PYTHON)
+    return [python, "-I", "-c", _CAN_SCRIPT, role, interface, f"{can_id:x}", data.hex()]
+
+
+def _can_loop(lab: str, link: VcanLink) -> dict[str, Any]:
+    node, iface = link.endpoint.node, link.endpoint.interface
+    sent = {"id": 0x123, "data": "0102"}
+    try:
+        proc = sandbox.run(lab, node, can_argv("loop", iface, 0x123, b"\x01\x02"), timeout=20)
+        got = json.loads(proc.stdout.strip().splitlines()[-1]) if proc.stdout.strip() else None
+        error = "" if got else (proc.stderr.strip().splitlines() or ["no frame"])[-1]
+    except (sandbox.SandboxError, subprocess.TimeoutExpired, ValueError) as exc:
+        got, error = None, str(exc)
+    return {
+        "kind": "vcan",
+        "from": f"{node}:{iface}",
+        "to": f"{node}:{iface}",
+        "sent": sent,
+        "received": got,
+        "error": error,
+        "passed": got == sent,
+    }
+
+
+def _can_pair(lab: str, link: VxcanLink) -> dict[str, Any]:
+    sent = {"id": 0x42, "data": b"topolab".hex()}
+    argv = can_argv("receive", link.b.interface, 0x42, b"topolab")
+    got, error = None, ""
+    receiver = subprocess.Popen(
+        sandbox.command(lab, link.b.node, argv),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=sandbox.environment(),
+        text=True,
+    )
+    try:
+        assert receiver.stdout is not None
+        if receiver.stdout.readline().strip() == "ready":  # bound: what is sent now arrives
+            send = can_argv("send", link.a.interface, 0x42, b"topolab")
+            sandbox.run(lab, link.a.node, send, timeout=20)
+            receiver.wait(timeout=20)
+            out = receiver.stdout.read().strip()
+            got = json.loads(out.splitlines()[-1]) if out else None
+        if got is None:
+            error = (receiver.stderr.read() if receiver.stderr else "").strip() or "no frame"
+    except (sandbox.SandboxError, subprocess.TimeoutExpired, ValueError) as exc:
+        error = str(exc)
+    finally:
+        if receiver.poll() is None:
+            receiver.kill()
+        receiver.wait()
+    return {
+        "kind": "vxcan",
+        "from": str(link.a),
+        "to": str(link.b),
+        "sent": sent,
+        "received": got,
+        "error": error,
+        "passed": got == sent,
+    }
+
+
+def can_frames(lab: str, topology: Topology) -> dict[str, Any]:
+    """Send a CAN frame over every vcan bus and vxcan pair and read it where it arrives.
+
+    Returns ``{"frames": [{"kind", "from", "to", "sent", "received", "error",
+    "passed"}], "passed"}``: Python's ``AF_CAN`` raw sockets in the nodes' sandboxes.
+    """
+    frames = [
+        _can_loop(lab, link) if isinstance(link, VcanLink) else _can_pair(lab, link)
+        for link in topology.links
+        if isinstance(link, VcanLink | VxcanLink)
+    ]
+    return {"frames": frames, "passed": bool(frames) and all(f["passed"] for f in frames)}
+
+
+def _peer_of(topology: Topology, endpoint: str) -> tuple[str, str] | None:
+    for link in topology.links:
+        if isinstance(link, VethLink) and endpoint in (str(link.a), str(link.b)):
+            other = link.b if str(link.a) == endpoint else link.a
+            return other.node, other.interface
+    return None
+
+
+def child_macs(lab: str, topology: Topology, state: LabState) -> dict[str, Any]:
+    """Each ipvlan and macvlan child's MAC beside its parent's, and the ARP tables of the
+    hosts on the parents' wires.
+
+    Returns ``{"children": [{"kind", "child", "mac", "parent", "parent_mac",
+    "same_as_parent"}], "neighbours": [{"node", "interface", "entries": [{"address",
+    "mac"}]}], "passed"}``: passed when every ipvlan child has its parent's MAC and
+    every macvlan child one of its own.
+    """
+
+    def mac(node: str, name: str) -> str | None:
+        ns = state.node(node)
+        link = ns.link(name) if ns is not None else None
+        return link.mac.lower() if link is not None and link.mac else None
+
+    children = []
+    parents: set[str] = set()
+    for link in topology.links:
+        if not isinstance(link, IpvlanLink | MacvlanLink):
+            continue
+        child = mac(link.endpoint.node, link.endpoint.interface)
+        parent = mac(link.parent.node, link.parent.interface)
+        parents.add(str(link.parent))
+        children.append(
+            {
+                "kind": link.kind,
+                "child": str(link.endpoint),
+                "mac": child,
+                "parent": str(link.parent),
+                "parent_mac": parent,
+                "same_as_parent": child is not None and child == parent,
+            }
+        )
+    neighbours = []
+    for parent in sorted(parents):
+        peer = _peer_of(topology, parent)
+        if peer is None:
+            continue
+        rows = _node_json(lab, peer[0], ["ip", "-j", "neigh", "show", "dev", peer[1]])
+        entries = [
+            {"address": r.get("dst"), "mac": str(r.get("lladdr", "")).lower()}
+            for r in (rows if isinstance(rows, list) else [])
+            if r.get("lladdr")
+        ]
+        neighbours.append({"node": peer[0], "interface": peer[1], "entries": entries})
+    macvlan = [c["mac"] for c in children if c["kind"] == "macvlan"]
+    passed = (
+        bool(children)
+        and all(c["same_as_parent"] for c in children if c["kind"] == "ipvlan")
+        and all(
+            m is not None and not c["same_as_parent"]
+            for c in children
+            if c["kind"] == "macvlan"
+            for m in [c["mac"]]
+        )
+        and len(set(macvlan)) == len(macvlan)
+    )
+    return {"children": children, "neighbours": neighbours, "passed": passed}
+
+
+def kind_views(lab: str, demo: Demo, topology: Topology) -> dict[str, Any]:
+    """Run the views of ``KIND_VIEWS`` that ``demo`` shows; each carries ``passed``."""
+    views: dict[str, Any] = {}
+    first = demo.probes[0] if demo.probes else None
+    if "bond" in demo.show and first is not None:
+        views["bond"] = bond_failover(lab, topology, first)
+    if "macsec" in demo.show and first is not None:
+        views["macsec"] = macsec_capture(lab, topology, first)
+    if "can" in demo.show:
+        views["can"] = can_frames(lab, topology)
+    if "macs" in demo.show:
+        from worker import engine
+
+        views["macs"] = child_macs(lab, topology, engine.discover(lab))
+    return views
+
+
 # -- the run --------------------------------------------------------------------------------
 
 
@@ -407,6 +775,7 @@ def run_demo(lab: str, demo: Demo, topology: Topology | None = None) -> DemoRun:
         fdb = learned_fdb(lab, topo, engine.discover(lab))
     if "matrix" in demo.show:
         matrix = macvlan_matrix(lab, topo)
+    views = kind_views(lab, demo, topo)
     journey = None
     if demo.journey is not None:
         try:
@@ -414,6 +783,7 @@ def run_demo(lab: str, demo: Demo, topology: Topology | None = None) -> DemoRun:
         except JourneyError as exc:
             errors.append(f"journey: {exc.message}")
     passed = all(p.passed for p in probes) and not errors
+    passed = passed and all(view.get("passed") for view in views.values())
     if journey is not None and journey["missing"]:
         passed = False
     return DemoRun(
@@ -424,6 +794,7 @@ def run_demo(lab: str, demo: Demo, topology: Topology | None = None) -> DemoRun:
         journey=journey,
         fdb=fdb,
         matrix=matrix,
+        views=views,
         seconds=round(time.monotonic() - began, 3),
         errors=errors,
     )

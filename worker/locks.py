@@ -1,21 +1,25 @@
-"""The per-lab Redis lock: one deployment of a lab works at a time, on any host.
+"""The per-lab-part Redis lock: one order of a lab's part works at a time on its host.
+
+The control plane admits one deployment per lab at a time; this lock keeps a
+redelivered order, or a rollback, from running beside the order still at work
+on the same part (its name is ``<lab key>@<host>``).
 
 A plain ``SET NX PX`` lock with a token, refreshed by a thread while the holder
 works. The refresh also takes the key back when Redis lost it (a Redis restart
-drops every key), so a lab does not become free in the middle of a deploy. The
-database check in the API (409 ``deployment.busy``) is the first line; this lock
-is the one that holds between worker processes and hosts.
+drops every key), so a lab does not become free in the middle of a deploy.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import uuid
 from types import TracebackType
 
 import redis
-from django.conf import settings
+
+from lab.wire import TopolabError
 
 logger = logging.getLogger(__name__)
 
@@ -42,31 +46,36 @@ return 0
 _client: redis.Redis[bytes] | None = None
 
 
+def redis_url() -> str:
+    """Return the Redis a lab host speaks to (``TOPOLAB_REDIS_URL``)."""
+    return os.environ.get("TOPOLAB_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
 def client() -> redis.Redis[bytes]:
-    """Return the process's Redis client (the configured ``REDIS_URL``)."""
+    """Return the process's Redis client (``TOPOLAB_REDIS_URL``)."""
     global _client
     if _client is None:
-        _client = redis.Redis.from_url(
-            settings.REDIS_URL, socket_timeout=5, socket_connect_timeout=5
-        )
+        _client = redis.Redis.from_url(redis_url(), socket_timeout=5, socket_connect_timeout=5)
     return _client
 
 
-class LockBusy(Exception):
+class LockBusy(TopolabError):
     """The lab's lock is held by someone else; ``holder`` says who."""
 
-    def __init__(self, lab_id: int, holder: str) -> None:
+    code = "lab.locked"
+
+    def __init__(self, lab_id: int | str, holder: str) -> None:
         super().__init__(f"lab {lab_id} is locked by {holder}")
         self.lab_id = lab_id
         self.holder = holder
 
 
-def lock_key(lab_id: int) -> str:
+def lock_key(lab_id: int | str) -> str:
     """Return the Redis key of lab ``lab_id``'s lock."""
     return f"{KEY_PREFIX}{lab_id}"
 
 
-def holder(lab_id: int) -> str | None:
+def holder(lab_id: int | str) -> str | None:
     """Return who holds the lab's lock (``<owner>/<uuid>``), or None.
 
     Raises:
@@ -76,7 +85,7 @@ def holder(lab_id: int) -> str | None:
     return value.decode() if isinstance(value, bytes) else None
 
 
-def release_stale(lab_id: int, prefix: str) -> bool:
+def release_stale(lab_id: int | str, prefix: str) -> bool:
     """Drop the lab's lock if its holder starts with ``prefix`` (a dead holder's).
 
     Raises:
@@ -93,7 +102,7 @@ def release_stale(lab_id: int, prefix: str) -> bool:
 class LabLock:
     """Hold lab ``lab_id``'s lock as ``owner`` (e.g. ``deployment:42``) while in the block."""
 
-    def __init__(self, lab_id: int, owner: str) -> None:
+    def __init__(self, lab_id: int | str, owner: str) -> None:
         self.lab_id = lab_id
         self.owner = owner
         self.token = f"{owner}/{uuid.uuid4().hex}"

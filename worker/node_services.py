@@ -31,6 +31,7 @@ namespace), its output is what the sandbox's pipes gave back.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import json
 import os
@@ -39,14 +40,18 @@ import shutil
 import signal
 import subprocess
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
+from lab.topology import naming
 from lab.topology.schema import Node, Service, Topology
 from lab.topology.validate import FRR_DAEMONS_FILE, NODE_FILE_PLACES, parse_frr_daemons
+from lab.wire import TopolabError
 from worker import sandbox
 from worker.executor import var_dir
 
@@ -55,6 +60,8 @@ OUTPUT_MAX = 16 * 1024  # characters of one exec line's output kept
 FRR_INIT = "/usr/lib/frr/frrinit.sh"
 FRR_TIMEOUT = 60.0
 STOP_TIMEOUT = 3.0
+SERVICE_ACTIONS = ("start", "stop", "restart")
+CONTROL_ACTIONS = (*SERVICE_ACTIONS, "status")
 WORKERS = 8  # nodes set up at once (each mostly waits for its sandboxed processes)
 
 # dnsmasq-base ships no /etc/dnsmasq.d: its config files are node files here.
@@ -78,6 +85,9 @@ class NodeSoftware:
     files: Mapping[str, str]
     exec: tuple[tuple[str, ...], ...]
     services: tuple[Service, ...]
+    # The node's own document (JSON), kept in its report: what ``topolab service`` acts
+    # on for a lab deployed from a file, which has no database row to read it from.
+    document: Mapping[str, Any] = field(default_factory=dict)
 
     def service_digest(self, service: Service) -> str:
         """A digest of what ``service`` was started with: its options and the files it reads."""
@@ -128,7 +138,13 @@ def node_software(node: Node) -> NodeSoftware:
         files.setdefault(
             "/etc/frr/frr.conf", f"frr defaults traditional\nhostname {node.name}\n!\n"
         )
-    return NodeSoftware(node=node.name, files=files, exec=node.exec, services=node.services)
+    return NodeSoftware(
+        node=node.name,
+        files=files,
+        exec=node.exec,
+        services=node.services,
+        document=node.model_dump(mode="json"),
+    )
 
 
 def lab_software(topology: Topology) -> dict[str, NodeSoftware]:
@@ -210,6 +226,7 @@ class NodeReport:
     error: str = ""
     exec: list[ExecResult] = field(default_factory=list)
     services: dict[str, dict[str, Any]] = field(default_factory=dict)
+    document: dict[str, Any] = field(default_factory=dict)  # the node's, as last deployed
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-able dict."""
@@ -218,6 +235,7 @@ class NodeReport:
             "error": self.error,
             "exec": [vars(e) for e in self.exec],
             "services": self.services,
+            "document": self.document,
         }
 
     @classmethod
@@ -231,6 +249,7 @@ class NodeReport:
                 for e in data.get("exec", [])
             ],
             services=dict(data.get("services", {})),
+            document=dict(data.get("document", {})),
         )
 
     def log_lines(self) -> list[str]:
@@ -507,20 +526,178 @@ def service_action(lab: str, topology: Topology, node: str, kind: str, action: s
         ValueError: the node has no such service, or the action is unknown.
     """
     found = topology.node(node)
-    service = found.service(kind) if found is not None else None
-    if found is None or service is None:
+    if found is None or found.service(kind) is None:
         raise ValueError(f"node {node} has no service {kind}")
-    if action not in ("start", "stop", "restart"):
+    return node_service_action(lab, found, kind, action)
+
+
+def node_service_action(lab: str, node: Node, kind: str, action: str) -> NodeReport:
+    """``start``, ``stop`` or ``restart`` service ``kind`` of ``node``; return its report.
+
+    One action at a time per node (a file lock), so two clicks on restart, or a click
+    during an apply's service pass, do not start a service twice.
+
+    Raises:
+        ValueError: the node has no such service, or the action is unknown.
+    """
+    service = node.service(kind)
+    if service is None:
+        raise ValueError(f"node {node.name} has no service {kind}")
+    if action not in SERVICE_ACTIONS:
         raise ValueError(f"unknown action {action!r} (start, stop or restart)")
-    software = node_software(found)
-    report = node_report(lab, node) or NodeReport(node=node)
-    if action in ("stop", "restart"):
-        stop_service(lab, node, kind)
-        report.services[kind] = {"state": "stopped", "digest": "", "message": ""}
-    if action in ("start", "restart") and not service_running(lab, node, kind):
-        report.services[kind] = start_service(lab, software, service)
-    _save(lab, report)
+    software = node_software(node)
+    with _node_lock(lab, node.name):
+        report = node_report(lab, node.name) or NodeReport(
+            node=node.name, document=dict(software.document)
+        )
+        if action in ("stop", "restart"):
+            stop_service(lab, node.name, kind)
+            report.services[kind] = {"state": "stopped", "digest": "", "message": ""}
+        if action in ("start", "restart") and not service_running(lab, node.name, kind):
+            report.services[kind] = start_service(lab, software, service)
+        _save(lab, report)
     return report
+
+
+@contextlib.contextmanager
+def _node_lock(lab: str, node: str) -> Iterator[None]:
+    """Hold node ``node``'s lock (``flock`` on a file beside its records)."""
+    path = nodes_dir(lab) / node / ".lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+# -- one node's services, controlled from the CLI or the API -------------------------------
+
+
+class NodeControlError(TopolabError):
+    """A service control request this host refuses.
+
+    ``code`` is stable for clients (``node.invalid``, ``node.not_running``,
+    ``service.not_found``, ``service.bad_action``); ``field`` names the input at fault.
+    """
+
+    def __init__(self, code: str, message: str, field: str = "") -> None:
+        super().__init__(message, code)
+        self.field = field
+
+    def to_json(self) -> dict[str, str]:
+        """``{"code", "message", "field"}``: how a task hands the refusal back."""
+        return {"code": self.code, "message": self.message, "field": self.field}
+
+
+def parse_node(lab: str, node: str, node_json: Mapping[str, Any]) -> Node:
+    """Node ``node``'s document ``node_json`` as a :class:`Node`.
+
+    Raises:
+        NodeControlError: ``node.invalid``: a lab key or node name that is not one, or
+            a document that does not validate or names another node.
+    """
+    if not naming.is_lab_key(lab):
+        raise NodeControlError("node.invalid", f"{lab!r} is not a lab key", "lab")
+    try:
+        parsed = Node.model_validate(node_json)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "$"
+        raise NodeControlError(
+            "node.invalid",
+            f"node {node}'s document does not validate: {where}: {first['msg']}",
+            "node",
+        ) from None
+    if parsed.name != node:
+        raise NodeControlError(
+            "node.invalid", f"the document given is node {parsed.name}'s, not {node}'s", "node"
+        )
+    return parsed
+
+
+def service_status(lab: str, node: str, kind: str) -> dict[str, Any]:
+    """One service of a node: ``{"kind", "state", "message", "log"}``.
+
+    ``state``: ``running`` (read from the host's /proc), ``failed`` (its last start
+    failed, or it ended by itself since) or ``stopped``; ``log``: the end of what it
+    printed since it was last started.
+    """
+    report = node_report(lab, node)
+    was = (report.services.get(kind) if report else None) or {}
+    if service_running(lab, node, kind):
+        state, message = "running", ""
+    elif was.get("state") == "failed":
+        state, message = "failed", str(was.get("message", ""))
+    elif was.get("state") == "running":
+        state, message = "failed", f"{kind}: it is no longer running"
+    else:
+        state, message = "stopped", ""
+    return {"kind": kind, "state": state, "message": message, "log": service_log(lab, node, kind)}
+
+
+def node_services_status(lab: str, node: str, node_json: Mapping[str, Any]) -> dict[str, Any]:
+    """Every service of node ``node`` of running lab ``lab``, with its state and log.
+
+    ``node_json``: the node's document (as the revision the lab runs stores it).
+    Returns ``{"node", "error", "services": [service_status...]}``, plain JSON.
+
+    Raises:
+        NodeControlError: an invalid document (``node.invalid``), or the node is not
+            running on this host (``node.not_running``).
+    """
+    found = parse_node(lab, node, node_json)
+    _check_running(lab, node)
+    report = node_report(lab, node)
+    return {
+        "node": node,
+        "error": report.error if report else "",
+        "services": [service_status(lab, node, s.kind) for s in found.services],
+    }
+
+
+def control_service(
+    lab: str, node: str, node_json: Mapping[str, Any], service: str, action: str
+) -> dict[str, Any]:
+    """``start``, ``stop``, ``restart`` or read the ``status`` of one service of a node.
+
+    ``node_json``: the node's document; returns the service's :func:`service_status`
+    after the action, plain JSON.
+
+    Raises:
+        NodeControlError: an unknown action (``service.bad_action``), an invalid
+            document (``node.invalid``), a service the node does not have
+            (``service.not_found``), or the node is not running (``node.not_running``).
+    """
+    if action not in CONTROL_ACTIONS:
+        raise NodeControlError(
+            "service.bad_action",
+            f"unknown action {action!r}: {', '.join(CONTROL_ACTIONS)}",
+            "action",
+        )
+    found = parse_node(lab, node, node_json)
+    if found.service(service) is None:
+        raise NodeControlError(
+            "service.not_found", f"node {node} has no service {service!r}", "service"
+        )
+    _check_running(lab, node)
+    if action != "status":
+        node_service_action(lab, found, service, action)
+    return service_status(lab, node, service)
+
+
+def recorded_node_document(lab: str, node: str) -> dict[str, Any] | None:
+    """The document of node ``node`` as this host last deployed it (None: it has none)."""
+    report = node_report(lab, node)
+    return report.document if report is not None and report.document else None
+
+
+def _check_running(lab: str, node: str) -> None:
+    if sandbox.running_init(lab, node) is None:
+        raise NodeControlError(
+            "node.not_running", f"node {node} of lab {lab} is not running on this host", "node"
+        )
 
 
 def _last_line(text: str) -> str:
@@ -558,7 +735,7 @@ def prepare_node(lab: str, software: NodeSoftware, *, run_exec: bool) -> tuple[N
     not ready has the reason as its report's ``error``.
     """
     previous = node_report(lab, software.node)
-    report = NodeReport(node=software.node)
+    report = NodeReport(node=software.node, document=dict(software.document))
     if not run_exec and previous is not None:
         report.exec = previous.exec  # what the last deploy's lines did still holds
         failed = [e for e in previous.exec if e.status != 0]
@@ -580,6 +757,11 @@ def prepare_node(lab: str, software: NodeSoftware, *, run_exec: bool) -> tuple[N
 
 def run_node(lab: str, software: NodeSoftware, report: NodeReport, *, run_exec: bool) -> None:
     """Run a prepared node's exec lines (when ``run_exec``) and start its services."""
+    with _node_lock(lab, software.node):  # not while a service of it is being controlled
+        _run_node(lab, software, report, run_exec=run_exec)
+
+
+def _run_node(lab: str, software: NodeSoftware, report: NodeReport, *, run_exec: bool) -> None:
     previous = node_report(lab, software.node)
     if run_exec:
         _run_exec(lab, software, report)

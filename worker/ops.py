@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from lab.topology import naming
+from lab.wire import TopolabError
 from worker.kernel.base import Kernel, MacsecSA, Shaping
 from worker.kernel.errors import KernelError
 
@@ -28,16 +29,10 @@ logger = logging.getLogger(__name__)
 _GONE = frozenset({errno.ENODEV, errno.ENOENT, errno.ESRCH, errno.EADDRNOTAVAIL})
 
 
-class EngineError(Exception):
+class EngineError(TopolabError):
     """Base of the engine's errors; ``code`` is stable for the API."""
 
     code = "engine.error"
-
-    def __init__(self, message: str, *, code: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        if code is not None:
-            self.code = code
 
 
 class UnsupportedKindError(EngineError):

@@ -167,10 +167,9 @@ def check_supported(topology: Topology, facts: HostFacts) -> None:
         module = facts.missing_module(kind)
         if module is not None:
             raise UnsupportedKindError(kind, module)
-
-
-def _iface(node: Node, name: str) -> Interface:
-    return node.interface(name) or Interface(name=name)
+    team = facts.missing_team_mode(topology)
+    if team is not None:  # the team module is there, one of its runners is not
+        raise UnsupportedKindError(*team)
 
 
 def _addrs(iface: Interface) -> tuple[str, ...]:
@@ -188,9 +187,16 @@ def macsec_key_id(key: MacsecKey) -> str:
     return hashlib.sha256(bytes.fromhex(key.key)).hexdigest()[: 2 * MACSEC_KEYID_LEN]
 
 
-def _desired(topology: Topology, lab: str, facts: HostFacts) -> _Desired:
+def _desired(
+    topology: Topology, lab: str, facts: HostFacts, stitched: frozenset[tuple[str, str]]
+) -> _Desired:
     want = _Desired()
     nodes = {n.name: n for n in topology.nodes}
+    # Node.interface() searches a list: with it a 500-port switch was quadratic.
+    by_name = {(n.name, i.name): i for n in topology.nodes for i in n.interfaces}
+
+    def _iface(node: Node, name: str) -> Interface:
+        return by_name.get((node.name, name)) or Interface(name=name)
 
     def ns_of(node: str) -> str:
         return naming.namespace_name(lab, node)
@@ -241,7 +247,7 @@ def _desired(topology: Topology, lab: str, facts: HostFacts) -> _Desired:
         ns = ns_of(node.name)
         want.namespaces[ns] = node
         for bridge in node.all_bridges():
-            declared = node.interface(bridge.name)
+            declared = by_name.get((node.name, bridge.name))
             addresses = set(str(a) for a in bridge.addresses)
             if declared is not None:
                 addresses.update(str(a) for a in declared.addresses)
@@ -294,18 +300,20 @@ def _desired(topology: Topology, lab: str, facts: HostFacts) -> _Desired:
         elif isinstance(link, VxlanLink):
             ep = link.endpoint
             make = MakeVxlan(
-                ns_of(ep.node),
-                ep.interface,
-                lab,
-                link.vni,
-                link.dstport,
-                str(link.local) if link.local else None,
-                str(link.remote) if link.remote else None,
-                str(link.group) if link.group else None,
-                link.underlay,
-                link.ttl,
-                link.learning,
-                _iface(nodes[ep.node], ep.interface).mtu,
+                ns=ns_of(ep.node),
+                name=ep.interface,
+                lab=lab,
+                vni=link.vni,
+                port=link.dstport,
+                local=str(link.local) if link.local else None,
+                remote=str(link.remote) if link.remote else None,
+                group=str(link.group) if link.group else None,
+                dev=link.underlay,
+                ttl=link.ttl,
+                learning=link.learning,
+                mtu=_iface(nodes[ep.node], ep.interface).mtu,
+                # A cut link's side: made in the host's underlay namespace, then moved in.
+                underlay=(ep.node, ep.interface) in stitched,
             )
             under = ((ns_of(ep.node), link.underlay),) if link.underlay else ()
             add(ep.node, ep.interface, make, floor=2, after=under)
@@ -551,20 +559,38 @@ def _route_matches(want: RouteState, have: RouteState) -> bool:
 
 
 def plan(
-    desired: Topology, actual: LabState, host_facts: HostFacts, lab: str | None = None
+    desired: Topology,
+    actual: LabState,
+    host_facts: HostFacts,
+    lab: str | None = None,
+    stitched: frozenset[tuple[str, str]] = frozenset(),
+    scope: EditScope | None = None,
 ) -> Plan:
     """Return the ops that turn ``actual`` into ``desired`` (only the difference).
 
     ``desired`` is a validated (and, if asked for, auto-addressed) topology;
-    ``actual`` is ``state.discover(lab)``; ``lab`` defaults to ``actual.lab``.
+    ``actual`` is ``state.discover(lab)``; ``lab`` defaults to ``actual.lab``;
+    ``stitched`` names the ``(node, interface)`` of the vxlan links that stand for
+    cut links of a split lab (made from the host's underlay namespace).
+    ``scope`` (``edit_scope``): plan only the nodes an edit touches; ``actual``
+    then needs only ``scope.read`` (``state.discover(lab, nodes=scope.read)``), and
+    whatever else it holds is left alone.
 
     Raises:
         UnsupportedKindError: the topology needs a module the host lacks (nothing planned).
     """
     lab = lab or actual.lab
     check_supported(desired, host_facts)
-    want = _desired(desired, lab, host_facts)
+    built = scope.wanted(desired, lab, host_facts, stitched) if scope is not None else None
+    want = built if built is not None else _desired(desired, lab, host_facts, stitched)
     actual_ns = {ns.name: ns for ns in actual.namespaces if ns.lab == lab}
+    wanted_keys = set(want.devices)  # a device not among them is deleted
+    edited: set[str] | None = None  # the namespaces whose extra devices may go
+    if scope is not None:
+        read = {naming.namespace_name(lab, n) for n in scope.read}
+        edited = {naming.namespace_name(lab, n) for n in scope.touched}
+        want = _scoped(want, scope, lab)
+        actual_ns = {name: ns for name, ns in actual_ns.items() if name in read}
     owner = naming.owner_alias(lab)
     phase = _phases(want.devices)
 
@@ -634,10 +660,10 @@ def plan(
                 renew(dkey)
                 changed = True
     for ns_name, have_ns in sorted(actual_ns.items()):
-        if ns_name not in want.namespaces:
+        if ns_name not in want.namespaces or (edited is not None and ns_name not in edited):
             continue
         for link in have_ns.links:
-            if link.alias == owner and (ns_name, link.name) not in want.devices:
+            if link.alias == owner and (ns_name, link.name) not in wanted_keys:
                 deletes.append(DeleteLink(ns_name, link.name))
 
     for dkey, dev in want.devices.items():
@@ -723,6 +749,125 @@ def plan(
         *routes,
     ]
     return Plan(lab=lab, ops=tuple(ops))
+
+
+@dataclass(frozen=True)
+class EditScope:
+    """The nodes an edit changes, and the nodes discovery must read to plan them.
+
+    ``touched``: nodes whose wanted namespace, devices, routes or forwarding differ
+    between the running topology and the edited one (made, removed or changed).
+    ``devices``: the changed devices, the other ends of their pairs (a veth is
+    compared, and made again, by both ends) and what lives on or is a port of those.
+    ``read``: ``touched`` plus the nodes of ``devices``.
+    """
+
+    touched: frozenset[str]
+    read: frozenset[str]
+    # (node, interface) of the devices to plan: the changed ones and their closure.
+    devices: frozenset[tuple[str, str]] = frozenset()
+    # What the edited topology wants, as edit_scope built it, so plan() need not build
+    # it again (the one step whose cost grows with the lab): (topology, lab, facts,
+    # stitched, wanted); used only for that very topology object.
+    _want: tuple[Topology, str, HostFacts, frozenset[tuple[str, str]], _Desired] | None = field(
+        default=None, compare=False, repr=False
+    )
+
+    def wanted(
+        self, topology: Topology, lab: str, facts: HostFacts, stitched: frozenset[tuple[str, str]]
+    ) -> _Desired | None:
+        """The wanted state edit_scope built, if it was built from exactly these inputs."""
+        if self._want is None:
+            return None
+        t, key, f, st, want = self._want
+        return want if (t is topology and key == lab and f == facts and st == stitched) else None
+
+
+def _per_namespace(want: _Desired) -> dict[str, list[object]]:
+    """What the planner wants of each namespace itself (not its devices), comparable."""
+    out: dict[str, list[object]] = {ns: [node.forwards] for ns, node in want.namespaces.items()}
+    for ns, routes in want.routes.items():
+        out.setdefault(ns, []).append(routes)
+    for (ns, _name), team in want.teams.items():
+        out.setdefault(ns, []).append(team)
+    for rx in want.macsec_rx:
+        out.setdefault(rx.op.ns, []).append(rx)
+    return out
+
+
+def _closure(want: _Desired, seeds: set[Key]) -> set[Key]:
+    """``seeds``, the other ends of their pairs, and what lives on or is a port of those."""
+    keys = {key for key in seeds if key in want.devices}
+    changed = True
+    while changed:
+        changed = False
+        for key, dev in want.devices.items():
+            if key in keys:
+                if isinstance(dev.make, MakeVeth | MakeVxcan):
+                    other = _pair(dev.make, dev)[1]
+                    if other in want.devices and other not in keys:
+                        keys.add(other)
+                        changed = True
+            elif (
+                (dev.lower is not None and dev.lower in keys)
+                or (dev.master is not None and (dev.ns, dev.master) in keys)
+                or any(a in keys for a in dev.after)
+            ):
+                keys.add(key)
+                changed = True
+    return keys
+
+
+def _scoped(want: _Desired, scope: EditScope, lab: str) -> _Desired:
+    """``want`` cut down to an edit: the changed devices and their closure."""
+    keys = {(naming.namespace_name(lab, node), name) for node, name in scope.devices}
+    read = {naming.namespace_name(lab, n) for n in scope.read}
+    return _Desired(
+        namespaces={ns: node for ns, node in want.namespaces.items() if ns in read},
+        devices={key: dev for key, dev in want.devices.items() if key in keys},
+        routes={ns: routes for ns, routes in want.routes.items() if ns in read},
+        teams={key: team for key, team in want.teams.items() if key in keys},
+        macsec_rx=[rx for rx in want.macsec_rx if (rx.op.ns, rx.op.name) in keys],
+    )
+
+
+def edit_scope(
+    desired: Topology,
+    previous: Topology,
+    host_facts: HostFacts,
+    lab: str,
+    stitched: frozenset[tuple[str, str]] = frozenset(),
+) -> EditScope:
+    """Return what an edit from ``previous`` (running) to ``desired`` touches. Pure.
+
+    Both topologies are the ones the engine builds (auto-addressed). Planning with
+    the result (``plan(..., scope=...)`` on ``state.discover(lab, nodes=scope.read)``)
+    costs the size of the change, not of the lab: what the edit leaves alone is
+    trusted to be as the running topology had it (a full apply, or ``verify``
+    without a scope, still reconciles everything).
+    """
+    new = _desired(desired, lab, host_facts, stitched)
+    old = _desired(previous, lab, host_facts, stitched)
+    changed = {key for key, dev in new.devices.items() if old.devices.get(key) != dev}
+    removed = set(old.devices) - set(new.devices)
+    before, after = _per_namespace(old), _per_namespace(new)
+    touched = {ns for ns in before.keys() | after.keys() if before.get(ns) != after.get(ns)}
+    touched |= {key[0] for key in changed | removed}
+    devices = _closure(new, changed)
+    read = touched | {key[0] for key in devices}
+    # A MACsec peer's port is read from the peer's device.
+    read |= {rx.op.peer_ns for rx in new.macsec_rx if (rx.op.ns, rx.op.name) in devices}
+    prefix = naming.namespace_name(lab, "")
+
+    def node(name: str) -> str:
+        return name[len(prefix) :]
+
+    return EditScope(
+        touched=frozenset(node(n) for n in touched),
+        read=frozenset(node(n) for n in read),
+        devices=frozenset((node(ns), name) for ns, name in devices),
+        _want=(desired, lab, host_facts, stitched, new),
+    )
 
 
 def _is_auto_address(address: str) -> bool:

@@ -7,6 +7,7 @@ planner diffs a ``Topology`` against a ``LabState``.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 from lab.topology import naming
@@ -109,10 +110,20 @@ def lab_prefix(lab: str) -> str:
     return naming.namespace_name(lab, "")
 
 
-def discover(lab: str, kernel: object | None = None) -> LabState:
+def discover(
+    lab: str,
+    kernel: object | None = None,
+    *,
+    nodes: Collection[str] | None = None,
+    foreign: Collection[str] = (),
+) -> LabState:
     """Read lab ``lab`` from the kernel: its tagged namespaces and their devices.
 
     A namespace counts only when its ``lo`` carries ``topolab:<lab>:<node>``.
+    ``nodes``: read only these nodes. ``foreign``: never these (the nodes another
+    lab host builds; where two lab hosts share one machine's ``/run/netns``, as in
+    the tests, this keeps a host from planning away its peer's nodes). A node
+    removed from the lab is neither, so the planner sees it and deletes it.
 
     Raises:
         KernelError: the kernel could not be read.
@@ -121,11 +132,16 @@ def discover(lab: str, kernel: object | None = None) -> LabState:
 
     k: Kernel = kernel if isinstance(kernel, Kernel) else default_kernel()
     prefix = lab_prefix(lab)
-    found: list[NamespaceState] = []
-    for name in k.ns_list():
+    only = None if nodes is None else set(nodes)
+    skip = set(foreign)
+    names = []
+    for name in sorted(k.ns_list()):
         if not name.startswith(prefix):
             continue
-        ns = k.ns_read(name)
-        if ns is not None and ns.lab == lab:
-            found.append(ns)
+        node = name[len(prefix) :]
+        if node in skip or (only is not None and node not in only):
+            continue
+        names.append(name)
+    # One read for all: the kernel enters the namespaces it does not hold yet in one go.
+    found = [ns for ns in k.ns_read_many(names) if ns is not None and ns.lab == lab]
     return LabState(lab=lab, namespaces=tuple(found))

@@ -1,25 +1,27 @@
-"""Celery tasks: thin shells that take ids, re-fetch, and call the orchestration core.
+"""Celery tasks of a lab host: thin shells that take an order, run the core, report.
 
-``run_deployment`` is the task the web enqueues (by name) on ``host.<name>``;
-``run_part`` builds or removes one host's part of a split lab; ``check_hosts``
-and ``sweep_all`` are the beat's; ``sweep_host`` and ``reconcile_host`` run on
-one host. Recovery runs when a worker becomes ready (``worker_ready``).
+``run_part`` carries out a :class:`lab.wire.PartOrder` (deploy, apply, destroy,
+rollback or reconcile of this host's part of a lab); ``sweep_host`` removes what
+labs the control plane no longer keeps left here. When the worker is ready it
+starts the heartbeat, whose first beat asks the control plane for the orders
+that bring this host's labs back.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Iterable
 from typing import Any
 
 from celery import Task
-from celery.exceptions import SoftTimeLimitExceeded
 from celery.signals import task_postrun, worker_process_init, worker_ready, worker_shutdown
 
+from lab import wire
 from worker import recovery
-from worker.celery import TASK_SOFT_TIME_LIMIT, app, host_queue
+from worker.celery import app
 from worker.hosts import Heartbeat, identity
-from worker.orchestrate import PART_TASK, Busy, PartDispatcher
+from worker.orchestrate import Busy, run_order
+from worker.report import Reporter
 
 logger = logging.getLogger(__name__)
 
@@ -27,74 +29,23 @@ BUSY_RETRY_SECONDS = 2
 BUSY_MAX_RETRIES = 300
 
 
-class CeleryParts(PartDispatcher):
-    """Sends part tasks to the other hosts' queues and waits for their results."""
-
-    def start(self, deployment_id: int, host: str, action: str) -> Callable[[], dict[str, Any]]:
-        """Queue ``action`` of the deployment's part on ``host``; return a waiter."""
-        result = app.send_task(PART_TASK, args=[deployment_id, action], queue=host_queue(host))
-
-        def wait() -> dict[str, Any]:
-            # The coordinator never waits on its own queue, so this cannot deadlock
-            # on a single host; across hosts the worker pool has more than one slot.
-            value = result.get(timeout=TASK_SOFT_TIME_LIMIT, disable_sync_subtasks=False)
-            return dict(value) if isinstance(value, dict) else {"ok": False, "message": "?"}
-
-        return wait
-
-
-@app.task(name="worker.tasks.run_deployment", bind=True, acks_late=True)
-def run_deployment(self: Task, deployment_id: int) -> str:  # type: ignore[type-arg]
-    """Carry a deployment (deploy, apply-changes or destroy) to a final state."""
-    from worker import orchestrate
-
+@app.task(name=wire.RUN_PART_TASK, bind=True, acks_late=True)
+def run_part(self: Task, order: dict[str, Any]) -> str:  # type: ignore[type-arg]
+    """Carry out an order of the control plane on this host's part of a lab."""
+    parsed = wire.PartOrder.from_json(order)
     try:
-        return orchestrate.run_deployment(deployment_id, identity(), CeleryParts())
+        return run_order(parsed, Reporter(identity().name))
     except Busy as exc:
-        # Another deployment of the lab is finishing; its lock frees soon.
+        # Another order of the part is finishing; its lock frees soon.
         raise self.retry(
             exc=exc, countdown=BUSY_RETRY_SECONDS, max_retries=BUSY_MAX_RETRIES
         ) from exc
-    except SoftTimeLimitExceeded:
-        logger.error("deployment %s hit the time limit", deployment_id)
-        raise
 
 
-@app.task(name=PART_TASK, acks_late=True)
-def run_part(deployment_id: int, action: str) -> dict[str, Any]:
-    """Build or remove this host's part of a split lab (asked by the coordinating host)."""
-    from worker import orchestrate
-
-    return orchestrate.run_part(deployment_id, identity(), action)
-
-
-@app.task(name="worker.tasks.check_hosts")
-def check_hosts() -> list[str]:
-    """Mark the labs of hosts that missed their heartbeats ``unknown`` (beat, any host)."""
-    return recovery.mark_down_hosts()
-
-
-@app.task(name="worker.tasks.sweep_all")
-def sweep_all() -> list[str]:
-    """Ask every up host to sweep its orphans (beat, any host)."""
-    from worker.hosts import up_hosts
-
-    names = [h.name for h in up_hosts()]
-    for name in names:
-        app.send_task("worker.tasks.sweep_host", queue=host_queue(name))
-    return names
-
-
-@app.task(name="worker.tasks.sweep_host", acks_late=True)
-def sweep_host() -> list[str]:
-    """Remove what labs that no longer exist or are not running left on this host."""
-    return recovery.sweep_orphans(identity())
-
-
-@app.task(name="worker.tasks.reconcile_host", acks_late=True)
-def reconcile_host() -> dict[str, Any]:
-    """Reconcile this host's labs with its kernel, then sweep orphans."""
-    return recovery.reconcile(identity())
+@app.task(name=wire.SWEEP_HOST_TASK, acks_late=True)
+def sweep_host(keep: Iterable[str], newest: int) -> list[str]:
+    """Remove what database labs not in ``keep`` left on this host."""
+    return recovery.sweep_orphans(identity(), keep, int(newest))
 
 
 _heartbeat: Heartbeat | None = None
@@ -121,13 +72,10 @@ def _release_kernel(**_: Any) -> None:
 
 @worker_ready.connect
 def _on_worker_ready(sender: Any = None, **_: Any) -> None:
-    """Start the heartbeat and queue the recovery of this host (runs in the pool)."""
+    """Start the heartbeat (its first beat tells the control plane this host started)."""
     global _heartbeat
-    me = identity()
-    _heartbeat = Heartbeat(me)
-    _heartbeat.extra.append(recovery.requeue_stalled_factory(me))
+    _heartbeat = Heartbeat(identity())
     _heartbeat.start()
-    app.send_task("worker.tasks.reconcile_host", queue=host_queue(me.name))
 
 
 @worker_shutdown.connect

@@ -7,6 +7,7 @@ import { DemosPage } from "./pages/Demos";
 import { ClassroomPage } from "./pages/Classroom";
 import { LabPage } from "./editor/LabPage";
 import { PasswordForm } from "./pages/Password";
+import { ConsoleWindow } from "./editor/ConsoleWindow";
 
 export function App() {
   const path = usePath();
@@ -26,6 +27,9 @@ export function App() {
   }, []);
 
   if (path === "/login") return <LoginPage onSignedIn={setMe} />;
+  // A node's console in its own window (opened from the lab page's dock).
+  const console_ = match("/labs/:id/console/:node", path);
+  if (console_) return <ConsoleWindow labId={console_.id} node={console_.node} />;
   // The lab page loads its own data at once (and handles a 401 itself): no waiting for /me.
   const lab = match("/labs/:id", path);
   if (lab) return <LabPage labId={lab.id} />;
@@ -50,6 +54,10 @@ export function App() {
           <Link to="/reservations" className={path === "/reservations" ? "active" : ""}>Reservations</Link>
         </nav>
         <div className="spacer" />
+        {/* The OpenAPI description of every endpoint, in a tab of its own. */}
+        <a href="/api/docs" target="_blank" rel="noopener" className="api-docs" data-testid="api-docs">
+          API docs
+        </a>
         {me ? (
           <span className="user">
             {me.username}{" "}

@@ -33,14 +33,16 @@ export async function api<T = unknown>(method: string, path: string, body?: unkn
     await ensureCsrf();
     headers["X-CSRFToken"] = cookie("csrftoken") ?? "";
   }
-  if (body !== undefined) headers["Content-Type"] = "application/json";
+  // A Blob (an archive to import) goes as it is; anything else as JSON.
+  const raw = body instanceof Blob;
+  if (body !== undefined) headers["Content-Type"] = raw ? body.type || "application/octet-stream" : "application/json";
   let res: Response;
   try {
     res = await fetch(path, {
       method,
       headers,
       credentials: "same-origin",
-      body: body === undefined ? undefined : JSON.stringify(body),
+      body: body === undefined ? undefined : raw ? body : JSON.stringify(body),
     });
   } catch (e) {
     throw new ApiError(0, "network", `cannot reach the server: ${(e as Error).message}`);
@@ -103,6 +105,8 @@ export interface Demo {
   explanation?: string;
   /** The explanation rendered by the server (Markdown, sanitized). */
   explanation_html?: string;
+  /** Kernel modules no lab host that is up has ("bonding"): it cannot run there. */
+  needs?: string[];
 }
 export interface LabDemo extends Demo {
   last_run: DemoRun | null;

@@ -19,10 +19,11 @@ from __future__ import annotations
 from ninja.openapi.docs import Swagger
 from ninja.security import django_auth
 
-from lab.api import auth, demos, labs, telemetry, topology
+from lab.api import archive, auth, conditioning, demos, labs, nodes, telemetry, topology
 from lab.api.body import CheckedJSONParser
 from lab.api.errors import TopolabAPI, install_handlers
 from lab.classroom import api as classroom_api
+from lab.classroom import templates_api
 
 ROUTERS = [
     ("/auth", auth.router),
@@ -30,7 +31,11 @@ ROUTERS = [
     ("", topology.router),
     ("", demos.router),
     ("", telemetry.router),
+    ("", nodes.router),
+    ("", archive.router),
+    ("", conditioning.router),
     ("", classroom_api.router),
+    ("", templates_api.router),
 ]
 
 api = TopolabAPI(

@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from django.http import HttpRequest
-from ninja import Router, Schema, Status
+from ninja import Field, Router, Schema, Status
 
 from lab.api.errors import errors
 from lab.demos import services
@@ -30,6 +30,7 @@ class DemoOut(Schema):
     explanation: str
     explanation_html: str
     show: list[str]
+    needs: list[str] = Field(description="kernel modules no lab host that is up has")
 
 
 class DemoDetailOut(DemoOut):

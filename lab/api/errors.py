@@ -111,7 +111,10 @@ def document_common_errors(schema: dict[str, Any]) -> dict[str, Any]:
     ref = {"$ref": "#/components/schemas/ErrorOut"}
     for operations in schema.get("paths", {}).values():
         for method, operation in operations.items():
-            responses = operation.setdefault("responses", {})
+            # Routers key their own statuses by int or by str; JSON makes both the same
+            # key, and a duplicated key breaks Swagger UI ("duplicated mapping key").
+            responses = {str(k): v for k, v in operation.get("responses", {}).items()}
+            operation["responses"] = responses
             wanted: list[str] = []
             if operation.get("parameters") or operation.get("requestBody") or method == "post":
                 wanted.append("400")

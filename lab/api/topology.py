@@ -103,6 +103,18 @@ def import_topology(request: HttpRequest, payload: ImportIn) -> dict[str, Any]:
     409 ``quota.nodes_per_lab`` when it is larger than a lab the caller may have.
     """
     topology, warnings = load_text(payload.text, payload.format)
+    return import_result(request, topology, warnings)
+
+
+def import_result(
+    request: HttpRequest, topology: Topology, warnings: list[Issue]
+) -> dict[str, Any]:
+    """The answer of an import: the document (not saved) and its warnings, once the caller's
+    quota takes it.
+
+    Raises:
+        QuotaExceeded: 409 ``quota.nodes_per_lab`` beyond a lab the caller may have.
+    """
     quotas.check_quota(int(request.user.pk), quotas.Want(nodes=len(topology.nodes)))
     return {
         "topology": services.canonical_document(topology),

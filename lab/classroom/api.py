@@ -18,7 +18,7 @@ from pydantic import ConfigDict
 from lab import accounts, quotas, throttle
 from lab.api.auth import require_csrf
 from lab.api.errors import errors
-from lab.classroom import services
+from lab.classroom import bulk, check_forms, course_quota, editing, services
 from lab.classroom.checks import CHECK_KINDS
 from lab.classroom.models import Course, Exercise, ExerciseAttempt, Reservation
 from lab.services import InvalidInput
@@ -75,6 +75,55 @@ class ExerciseIn(_In):
     )
 
 
+class ExercisePatchIn(_In):
+    title: str | None = Field(None, min_length=1, max_length=200)
+    instructions: str | None = Field(None, max_length=100_000, description="Markdown")
+    preconfigure: dict[str, Any] | None = Field(
+        None, description="as when made; a new template is made from the exercise's topology"
+    )
+    checks: list[dict[str, Any]] | None = Field(
+        None, description="the whole new list; changed checks clear the stored results"
+    )
+    published: bool | None = Field(
+        None, description="false: a draft, hidden from students (their copies stay theirs)"
+    )
+
+
+class DuplicateIn(_In):
+    course: int | None = Field(None, description="target course (one the caller teaches)")
+
+
+class BulkIn(_In):
+    exercise: int | None = Field(None, description="only this exercise's copies (else all)")
+
+
+class BulkRowOut(Schema):
+    lab: int
+    student: str
+    exercise: int
+    outcome: str = Field(
+        ..., description="destroying, skipped, applying, deploying or refused (see code)"
+    )
+    code: str
+    message: str
+
+
+class CourseQuotaIn(_In):
+    concurrent_labs: int | None = None
+    nodes_per_lab: int | None = None
+    labs_owned: int | None = None
+    hours_per_week: int | None = None
+
+
+class CourseQuotaOut(Schema):
+    quota: dict[str, int | None] = Field(..., description="what the course sets (null: unset)")
+    site: dict[str, int | None] = Field(..., description="the site's limits (null: none)")
+
+
+class ClassroomMeOut(Schema):
+    can_create_courses: bool
+
+
 class CheckRowOut(Schema):
     index: int
     title: str
@@ -102,6 +151,11 @@ class ExerciseOut(Schema):
     checks: list[dict[str, Any]]
     template: dict[str, Any]
     attempt: AttemptOut | None
+    manage: bool = Field(..., description="whether the caller teaches the exercise's course")
+    published: bool = Field(..., description="false: a draft only instructors see")
+    specs: list[dict[str, Any]] | None = Field(
+        ..., description="the checks as stored, for the course's instructors (null otherwise)"
+    )
 
 
 class ReservationIn(_In):
@@ -138,7 +192,10 @@ def _course_out(course: Course, user: Any) -> dict[str, Any]:
         "name": course.name,
         "description": course.description,
         "role": "instructor" if services.instructs(user, course) else "student",
-        "exercises": [{"id": e.pk, "title": e.title} for e in course.exercises.all()],
+        "exercises": [
+            {"id": e.pk, "title": e.title, "published": e.published}
+            for e in services.visible_exercises(user, course)
+        ],
     }
 
 
@@ -153,7 +210,11 @@ def _attempt_out(attempt: ExerciseAttempt) -> dict[str, Any]:
 
 def _exercise_out(exercise: Exercise, user: Any) -> dict[str, Any]:
     attempt = services.attempt_of(exercise, user)
+    manage = services.instructs(user, exercise.course)
     return {
+        "manage": manage,
+        "published": exercise.published,
+        "specs": list(exercise.checks) if manage else None,
         "id": exercise.pk,
         "course": exercise.course_id,
         "title": exercise.title,
@@ -206,6 +267,19 @@ def create_course(request: HttpRequest, payload: CourseIn) -> Status[dict[str, A
     """Create a course the caller teaches (instructors and admins)."""
     course = services.do_create_course(request.user, payload.name, payload.description)
     return Status(201, _course_out(course, request.user))
+
+
+@router.get("/classroom/me", response={200: ClassroomMeOut, **errors(401)})
+def classroom_me(request: HttpRequest) -> dict[str, bool]:
+    """Return what the caller may do in the classroom (the page hides what it may not)."""
+    return {"can_create_courses": services.can_create_courses(request.user)}
+
+
+@router.get("/classroom/check-forms", response={200: list[dict[str, Any]], **errors(401)})
+def list_check_forms(request: HttpRequest) -> list[dict[str, Any]]:
+    """Return the checks builder's form per check kind (made from the specs' schema)."""
+    services._authed(request.user)
+    return check_forms.check_forms()
 
 
 @router.get("/courses/{course_id}", response={200: CourseOut, **errors(401, 404)})
@@ -267,6 +341,43 @@ def create_exercise(
     return Status(201, _exercise_out(exercise, request.user))
 
 
+@router.post(
+    "/courses/{course_id}/labs/destroy", response={200: list[BulkRowOut], **errors(400, 401, 404)}
+)
+def bulk_destroy(request: HttpRequest, course_id: int, payload: BulkIn) -> list[dict[str, Any]]:
+    """Destroy every student copy of the course's exercises (instructors); one row per lab."""
+    course = services.check_course(request.user, course_id, manage=True)
+    return bulk.do_bulk_destroy(request.user, course, payload.exercise)
+
+
+@router.post(
+    "/courses/{course_id}/labs/reset", response={200: list[BulkRowOut], **errors(400, 401, 404)}
+)
+def bulk_reset(request: HttpRequest, course_id: int, payload: BulkIn) -> list[dict[str, Any]]:
+    """Reset every student copy to its exercise's template and apply or deploy it
+    (instructors); one row per lab."""
+    course = services.check_course(request.user, course_id, manage=True)
+    return bulk.do_bulk_reset(request.user, course, payload.exercise)
+
+
+@router.get("/courses/{course_id}/quota", response={200: CourseQuotaOut, **errors(401, 404)})
+def get_course_quota(request: HttpRequest, course_id: int) -> dict[str, Any]:
+    """Return the course's quota and the site's limits (instructors)."""
+    course = services.check_course(request.user, course_id, manage=True)
+    return {"quota": course_quota.course_quota(course), "site": quotas.default_limits()}
+
+
+@router.put("/courses/{course_id}/quota", response={200: CourseQuotaOut, **errors(400, 401, 404)})
+def put_course_quota(
+    request: HttpRequest, course_id: int, payload: CourseQuotaIn
+) -> dict[str, Any]:
+    """Set the course's quota for its students (null clears a limit); an instructor may
+    only tighten the site's limits (``quota.above_site``)."""
+    course = services.check_course(request.user, course_id, manage=True)
+    quota = course_quota.do_set_course_quota(request.user, course, payload.model_dump())
+    return {"quota": quota, "site": quotas.default_limits()}
+
+
 # -- exercises --------------------------------------------------------------------------
 
 
@@ -276,10 +387,41 @@ def get_exercise(request: HttpRequest, exercise_id: int) -> dict[str, Any]:
     return _exercise_out(services.check_exercise(request.user, exercise_id), request.user)
 
 
+@router.patch("/exercises/{exercise_id}", response={200: ExerciseOut, **errors(400, 401, 404)})
+def update_exercise(
+    request: HttpRequest, exercise_id: int, payload: ExercisePatchIn
+) -> dict[str, Any]:
+    """Change an exercise's title, instructions, preconfigure, checks or publication
+    (instructors)."""
+    exercise = services.check_exercise(request.user, exercise_id, manage=True)
+    editing.do_update_exercise(
+        request.user,
+        exercise,
+        title=payload.title,
+        instructions=payload.instructions,
+        preconfigure=payload.preconfigure,
+        checks=payload.checks,
+        published=payload.published,
+    )
+    return _exercise_out(exercise, request.user)
+
+
+@router.post(
+    "/exercises/{exercise_id}/duplicate", response={201: ExerciseOut, **errors(400, 401, 404)}
+)
+def duplicate_exercise(
+    request: HttpRequest, exercise_id: int, payload: DuplicateIn
+) -> Status[dict[str, Any]]:
+    """Copy an exercise into its course or another course the caller teaches."""
+    exercise = services.check_exercise(request.user, exercise_id, manage=True)
+    copy = editing.do_duplicate_exercise(request.user, exercise, payload.course)
+    return Status(201, _exercise_out(copy, request.user))
+
+
 @router.post("/exercises/{exercise_id}/start", response={202: AttemptOut, **errors(401, 404, 409)})
 def start_exercise(request: HttpRequest, exercise_id: int) -> Status[dict[str, Any]]:
     """Make (once) the caller's own copy of the exercise's lab and deploy it."""
-    exercise = services.check_exercise(request.user, exercise_id)
+    exercise = services.check_exercise(request.user, exercise_id, starting=True)
     attempt = services.do_start_exercise(request.user, exercise)
     attempt.lab.refresh_from_db()
     return Status(202, _attempt_out(attempt))
@@ -288,7 +430,7 @@ def start_exercise(request: HttpRequest, exercise_id: int) -> Status[dict[str, A
 @router.post("/exercises/{exercise_id}/reset", response={202: AttemptOut, **errors(401, 404, 409)})
 def reset_exercise(request: HttpRequest, exercise_id: int) -> Status[dict[str, Any]]:
     """Restore the exercise's template in the caller's copy and apply it."""
-    exercise = services.check_exercise(request.user, exercise_id)
+    exercise = services.check_exercise(request.user, exercise_id, starting=True)
     attempt = services.do_reset_exercise(request.user, exercise)
     attempt.lab.refresh_from_db()
     return Status(202, _attempt_out(attempt))

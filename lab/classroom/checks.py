@@ -33,7 +33,24 @@ IPInterface = IPv4Interface | IPv6Interface
 IPNetwork = IPv4Network | IPv6Network
 MAX_CHECKS = 64
 
-CHECK_KINDS = ("reach", "address", "mtu", "route", "forwarding", "capture")
+CHECK_KINDS = (
+    "reach",
+    "address",
+    "mtu",
+    "route",
+    "forwarding",
+    "capture",
+    "learned_route",
+    "dhcp",
+)
+# How a learned route's protocol reads in a sentence.
+_LEARNED_BY = {
+    "ospf": "an OSPF",
+    "bgp": "a BGP",
+    "rip": "a RIP",
+    "isis": "an IS-IS",
+    "any": "a learned",
+}
 
 
 class _Spec(BaseModel):
@@ -110,6 +127,16 @@ class MtuCheck(_Spec):
         return f"{self.node}:{self.interface} has MTU {self.mtu}"
 
 
+def _strict_prefix(value: Any) -> Any:
+    """Refuse a prefix with host bits set (``10.0.0.1/24``): it names no network."""
+    if isinstance(value, str):
+        try:
+            ip_network(value, strict=True)
+        except ValueError as exc:
+            raise ValueError(f"not a network prefix: {exc}") from None
+    return value
+
+
 class RouteCheck(_Spec):
     """A node has a route to ``dst`` (a prefix or ``default``), optionally via a gateway."""
 
@@ -121,12 +148,7 @@ class RouteCheck(_Spec):
     @field_validator("dst", mode="before")
     @classmethod
     def _strict_network(cls, value: Any) -> Any:
-        if isinstance(value, str) and value not in ("default", "default6"):
-            try:
-                ip_network(value, strict=True)
-            except ValueError as exc:
-                raise ValueError(f"not a network prefix: {exc}") from None
-        return value
+        return value if value in ("default", "default6") else _strict_prefix(value)
 
     def nodes(self) -> tuple[str, ...]:
         """Return the node names the check runs in."""
@@ -182,8 +204,57 @@ class CaptureCheck(_Spec):
         return f"a capture on {where} sees {what} while {self.probe_src} pings {self.probe_dst}"
 
 
+class LearnedRouteCheck(_Spec):
+    """A node has a route to ``dst`` that a routing protocol installed (FRR's ``ospf``,
+    ``bgp``, ``rip``, ``isis``; ``any`` of them), optionally via a gateway: "r2 has an
+    OSPF route to 10.10.10.1/32". A static route to the same prefix does not pass."""
+
+    kind: Literal["learned_route"]
+    node: Name
+    dst: IPNetwork
+    protocol: Literal["ospf", "bgp", "rip", "isis", "any"] = "any"
+    via: IPAddress | None = None
+
+    _strict_network = field_validator("dst", mode="before")(_strict_prefix)
+
+    def nodes(self) -> tuple[str, ...]:
+        """Return the node names the check runs in."""
+        return (self.node,)
+
+    def describe(self) -> str:
+        """Return one line saying what the check wants."""
+        via = f" via {self.via}" if self.via else ""
+        return f"{self.node} has {_LEARNED_BY[self.protocol]} route to {self.dst}{via}"
+
+
+class DhcpCheck(_Spec):
+    """An interface got an IPv4 address by DHCP: one the topology does not give it, with
+    a lease's limited lifetime (what a DHCP client sets), inside ``within`` if given."""
+
+    kind: Literal["dhcp"]
+    node: Name
+    interface: Name
+    within: IPv4Network | None = None
+
+    def nodes(self) -> tuple[str, ...]:
+        """Return the node names the check runs in."""
+        return (self.node,)
+
+    def describe(self) -> str:
+        """Return one line saying what the check wants."""
+        where = f" in {self.within}" if self.within else ""
+        return f"{self.node}:{self.interface} got an address{where} by DHCP"
+
+
 CheckSpec = Annotated[
-    ReachCheck | AddressCheck | MtuCheck | RouteCheck | ForwardingCheck | CaptureCheck,
+    ReachCheck
+    | AddressCheck
+    | MtuCheck
+    | RouteCheck
+    | ForwardingCheck
+    | CaptureCheck
+    | LearnedRouteCheck
+    | DhcpCheck,
     Field(discriminator="kind"),
 ]
 

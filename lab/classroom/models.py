@@ -2,7 +2,8 @@
 sign-in tokens, reservations and quotas.
 
 Registered in the ``lab`` app by one import line at the end of ``lab/models.py``;
-only ``lab/classroom/services.py`` writes them.
+only the classroom's service modules (``services.py``, ``bulk.py``, ``editing.py``,
+``course_quota.py``) write them.
 """
 
 from __future__ import annotations
@@ -58,6 +59,8 @@ class Exercise(models.Model):
     template = models.JSONField()
     preconfigure = models.JSONField(default=dict, blank=True)
     checks = models.JSONField(default=list, blank=True)
+    # An unpublished exercise (a draft) is seen by its course's instructors only.
+    published = models.BooleanField(default=True)
     created = models.DateTimeField(auto_now_add=True)
 
     class Meta:

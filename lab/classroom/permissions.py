@@ -3,8 +3,9 @@
 Roles are Django groups (``admin``, ``instructor``, ``student``) made by
 ``ensure_roles()``; only ``admin`` holds model permissions. Lab access is decided only by
 ``can_access_lab(user, lab, action)``: the owner may do everything; an admin
-may too; an instructor may act on the labs of their own courses (students'
-exercise copies and the exercises' source labs); nobody else may, and callers
+may too; an instructor may act on the exercises' source labs of their own courses,
+and watch their students' exercise copies (read, console, capture, checks, journey,
+deploy and destroy) without changing or deleting them; nobody else may, and callers
 answer 404 so that a lab's existence never leaks.
 """
 
@@ -27,6 +28,11 @@ ACTIONS = frozenset(
 # API decides everything through ``instructs`` and ``can_access_lab``. A model-wide
 # "view_lab" would let its holder read every user's labs wherever Django checks it.
 _ROLE_PERMS: dict[str, list[str]] = {INSTRUCTOR: [], STUDENT: []}
+
+# What an instructor may do to a student's copy: look, type in its consoles, capture,
+# check, run and stop it; never edit its design or delete it (the student's work).
+# A reset to the template is the instructor's explicit bulk action (``bulk.py``).
+INSTRUCTOR_ON_COPY = ACTIONS - {"write", "delete"}
 
 
 def ensure_roles(using: str = "default") -> dict[str, Group]:
@@ -72,9 +78,9 @@ def instructs(user: Any, course: Any) -> bool:
 def can_access_lab(user: Any, lab: Any, action: str) -> bool:
     """Return whether ``user`` may do ``action`` to ``lab``.
 
-    The owner and admins may do anything. An instructor may act on a lab that
-    is a student's copy of an exercise in a course they teach, or the source lab
-    of such an exercise. Everybody else may not, whatever the action.
+    The owner and admins may do anything. An instructor may do anything to the source
+    lab of an exercise of a course they teach, and ``INSTRUCTOR_ON_COPY`` to a
+    student's copy of such an exercise. Everybody else may not, whatever the action.
 
     Raises:
         ValueError: ``action`` is not one of ``ACTIONS`` (a programming error).
@@ -88,5 +94,5 @@ def can_access_lab(user: Any, lab: Any, action: str) -> bool:
     from lab.classroom.models import Exercise, ExerciseAttempt
 
     if ExerciseAttempt.objects.filter(lab_id=lab.pk, exercise__course__instructors=user).exists():
-        return True
+        return action in INSTRUCTOR_ON_COPY
     return bool(Exercise.objects.filter(source_lab_id=lab.pk, course__instructors=user).exists())

@@ -58,7 +58,6 @@ LOGIN_TOKEN_TTL = timedelta(days=7)
 WARNING_BEFORE_END = timedelta(minutes=5)
 MAX_RESERVATION = timedelta(days=7)
 MAX_CSV_ROWS = 2000
-CHECKS_TASK_NAME = "worker.tasks_classroom.run_checks"
 _USERNAME_RE = re.compile(r"^[\w.@+-]{1,150}$")
 _EMAIL_RE = re.compile(r"^[^@\s,]+@[^@\s,]+\.[^@\s,]+$")
 
@@ -151,6 +150,16 @@ def _text(value: str, path: str, limit: int, required: bool = False) -> str:
     return value
 
 
+def can_create_courses(user: Any) -> bool:
+    """Return whether ``user`` may create courses (instructors and admins).
+
+    Raises:
+        NotAuthenticated: anonymous.
+    """
+    _authed(user)
+    return has_role(user, INSTRUCTOR) or is_admin(user)
+
+
 def do_create_course(user: Any, name: str, description: str = "") -> Course:
     """Create a course taught by ``user`` (an instructor or admin).
 
@@ -159,8 +168,7 @@ def do_create_course(user: Any, name: str, description: str = "") -> Course:
         Forbidden: the user is neither instructor nor admin.
         InvalidInput: a bad name or description.
     """
-    _authed(user)
-    if not (has_role(user, INSTRUCTOR) or is_admin(user)):
+    if not can_create_courses(user):
         raise Forbidden("only instructors and admins create courses")
     name = _text(name, "name", 200, required=True)
     description = _text(description, "description", 10_000)
@@ -365,12 +373,20 @@ def render_instructions(text: str) -> str:
     return render_markdown(text)
 
 
-def check_exercise(user: Any, exercise_id: int, *, manage: bool = False) -> Exercise:
+def check_exercise(
+    user: Any, exercise_id: int, *, manage: bool = False, starting: bool = False
+) -> Exercise:
     """Return an exercise of a course the user teaches (or, without ``manage``, takes).
+
+    A student of the course does not see an unpublished exercise; with ``starting``
+    (start, reset) one who already has a copy is told so instead, and keeps the copy.
 
     Raises:
         NotAuthenticated: anonymous.
-        NotFound: no such exercise, or not the user's course.
+        NotFound: no such exercise, not the user's course, or unpublished and the user
+            does not teach the course.
+        Conflict: ``exercise.unpublished``: ``starting``, unpublished, and the student
+            already has a copy.
     """
     _authed(user)
     exercise = Exercise.objects.select_related("course").filter(pk=exercise_id).first()
@@ -380,7 +396,23 @@ def check_exercise(user: Any, exercise_id: int, *, manage: bool = False) -> Exer
         check_course(user, exercise.course_id, manage=manage)
     except NotFound:
         raise NotFound(f"no exercise {exercise_id}", code="exercise.not_found") from None
+    if not exercise.published and not instructs(user, exercise.course):
+        if starting and attempt_of(exercise, user) is not None:
+            raise Conflict(
+                "the exercise is unpublished: your copy stays yours in My labs",
+                code="exercise.unpublished",
+            )
+        raise NotFound(f"no exercise {exercise_id}", code="exercise.not_found")
     return exercise
+
+
+def visible_exercises(user: Any, course: Course) -> list[Exercise]:
+    """Return the course's exercises the user may see: all for its instructors, the
+    published ones for everybody else."""
+    exercises = course.exercises.all()
+    if not instructs(user, course):
+        exercises = exercises.filter(published=True)
+    return list(exercises)
 
 
 def check_exercise_spec(
@@ -481,9 +513,10 @@ def do_start_exercise(user: Any, exercise: Exercise) -> ExerciseAttempt:
         NotFound: the user is not in the exercise's course.
         QuotaExceeded: ``quota.nodes_per_lab``, ``quota.labs_owned`` or
             ``quota.concurrent_labs`` (``lab.quotas``, the one rule).
-        Conflict: a deployment of the copy is in progress.
+        Conflict: a deployment of the copy is in progress; ``exercise.unpublished``
+            when the exercise is unpublished and the user has a copy already.
     """
-    check_exercise(user, exercise.pk)
+    check_exercise(user, exercise.pk, starting=True)
     with transaction.atomic():
         attempt = attempt_of(exercise, user)
         if attempt is None:
@@ -499,10 +532,11 @@ def do_reset_exercise(user: Any, exercise: Exercise) -> ExerciseAttempt:
     """Put the exercise's template back into the user's copy and apply (or deploy) it.
 
     Raises:
-        NotFound: the user is not in the course.
-        Conflict: ``exercise.not_started`` or a deployment in progress.
+        NotFound: the user is not in the course (or it is unpublished, with no copy).
+        Conflict: ``exercise.not_started``, ``exercise.unpublished`` or a deployment
+            in progress.
     """
-    check_exercise(user, exercise.pk)
+    check_exercise(user, exercise.pk, starting=True)
     attempt = attempt_of(exercise, user)
     if attempt is None:
         raise Conflict("start the exercise first", code="exercise.not_started")
@@ -519,17 +553,40 @@ def do_reset_exercise(user: Any, exercise: Exercise) -> ExerciseAttempt:
 # -- checks -----------------------------------------------------------------------------
 
 
+def check_order(lab_id: int) -> dict[str, Any] | None:
+    """Return the order a lab host runs the checks of lab ``lab_id`` from (None: nothing).
+
+    It carries the lab's key, its topology and the check specs: the host needs no
+    database; it reports the results, which ``lab/control.py`` records.
+    """
+    from lab.classroom.checks import dump_checks
+
+    inputs = check_run_inputs(lab_id)
+    if inputs is None:
+        return None
+    key, topology, specs = inputs
+    return {
+        "lab": lab_id,
+        "key": key,
+        "topology": topology.model_dump(mode="json"),
+        "checks": dump_checks(specs),
+    }
+
+
 def enqueue_check_run(lab: Lab) -> None:
     """Send ``worker.tasks_classroom.run_checks`` to the lab's host queue (the test seam).
 
     Raises:
         Exception: whatever the broker raises.
     """
-    from celery import current_app
+    from lab import wire
+    from lab.celery import app
 
-    lab_services._ensure_celery_app()
+    order = check_order(lab.pk)
+    if order is None:
+        return
     host = lab_services.pick_host(lab, "deploy")
-    current_app.send_task(CHECKS_TASK_NAME, args=[lab.pk], queue=f"host.{host}")
+    app.send_task(wire.RUN_CHECKS_TASK, args=[order], queue=wire.host_queue(host))
 
 
 def do_request_checks(user: Any, lab: Lab) -> ExerciseAttempt:
@@ -640,9 +697,9 @@ def course_results(user: Any, course: Course) -> dict[str, Any]:
             )
     attempts = {
         (a.student_id, a.exercise_id): a
-        for a in ExerciseAttempt.objects.filter(exercise__course=course).prefetch_related(
-            "statuses"
-        )
+        for a in ExerciseAttempt.objects.filter(exercise__course=course)
+        .select_related("lab")
+        .prefetch_related("statuses")
     }
     rows: list[dict[str, Any]] = []
     for student in course.students.order_by("username"):
@@ -662,7 +719,13 @@ def course_results(user: Any, course: Course) -> dict[str, Any]:
                     "last_pass": status.last_pass if status else None,
                 }
             )
-        rows.append({"student": student.get_username(), "cells": cells})
+        # Each exercise copy of the student, with its live state, for the table's links.
+        labs = [
+            {"exercise": e.pk, "lab": a.lab_id, "state": a.lab.state}
+            for e in exercises
+            if (a := attempts.get((student.pk, e.pk))) is not None
+        ]
+        rows.append({"student": student.get_username(), "cells": cells, "labs": labs})
     return {"columns": columns, "rows": rows}
 
 

@@ -456,6 +456,9 @@ MACVTAP = Demo(
     journey=JourneySpec("ext", "10.20.0.10", must_show=("ext:eth0", "lan:eth0")),
 )
 
+from lab.demos import catalog_kinds as _kinds  # noqa: E402 - it builds on the classes above
+from lab.demos import catalog_routing as _routing  # noqa: E402 - as catalog_kinds
+
 DEMOS: tuple[Demo, ...] = (
     VETH_PAIR,
     BRIDGE,
@@ -465,6 +468,8 @@ DEMOS: tuple[Demo, ...] = (
     TAP_ENDPOINT,
     MACVLAN,
     MACVTAP,
+    *_kinds.KIND_DEMOS,
+    *_routing.ROUTING_DEMOS,
 )
 
 

@@ -22,7 +22,6 @@ from lab.models import Lab
 
 logger = logging.getLogger(__name__)
 
-RUN_TASK_NAME = "worker.tasks_demos.run_demo"
 RUN_TIMEOUT = 90.0  # seconds the web waits for a run (a run takes a few)
 
 
@@ -39,7 +38,8 @@ def render_explanation(text: str) -> str:
 
 
 def demo_summary(demo: Demo) -> dict[str, Any]:
-    """The list entry of a demo: slug, title, summary, explanation (Markdown and HTML)."""
+    """The list entry of a demo: slug, title, summary, explanation (Markdown and HTML),
+    and ``needs``: the kernel modules no lab host that is up has (``demo_needs``)."""
     return {
         "slug": demo.slug,
         "title": demo.title,
@@ -47,7 +47,23 @@ def demo_summary(demo: Demo) -> dict[str, Any]:
         "explanation": demo.explanation,
         "explanation_html": render_explanation(demo.explanation),
         "show": list(demo.show),
+        "needs": list(demo_needs(demo)),
     }
+
+
+def demo_needs(demo: Demo) -> tuple[str, ...]:
+    """The kernel modules ``demo`` needs that the best-equipped lab host lacks.
+
+    Hosts that are up count (all known hosts when none is); none known: nothing is
+    said. From the link kinds each host's heartbeat reports.
+    """
+    from lab.demos.catalog_kinds import missing_modules
+    from lab.models import LabHost
+
+    hosts = list(LabHost.objects.all())
+    reporting = [h for h in hosts if h.is_up] or hosts
+    gaps = [missing_modules(demo, h.link_kinds or ()) for h in reporting]
+    return min(gaps, key=len) if gaps else ()
 
 
 def demo_detail(demo: Demo) -> dict[str, Any]:
@@ -169,12 +185,17 @@ def run_on_host(lab: Lab) -> dict[str, Any]:
     Raises:
         WorkerUnavailable: the message could not be sent or no answer came in time.
     """
-    from celery import current_app
+    from lab import wire
+    from lab.celery import app
 
-    services._ensure_celery_app()
+    inputs = run_inputs(lab.pk)
+    if inputs is None:
+        return {"error": f"lab {lab.pk} is not a demo lab with a topology"}
+    key, demo, topology = inputs
+    order = {"key": key, "demo": demo.slug, "topology": topology.model_dump(mode="json")}
     host = services.pick_host(lab, "deploy")
     try:
-        result = current_app.send_task(RUN_TASK_NAME, args=[lab.pk], queue=f"host.{host}")
+        result = app.send_task(wire.RUN_DEMO_TASK, args=[order], queue=wire.host_queue(host))
         value = result.get(timeout=RUN_TIMEOUT)
     except Exception as exc:
         logger.warning("demo run of lab %s failed on host %s: %s", lab.pk, host, exc)

@@ -231,6 +231,8 @@ def _export(topology: Topology) -> _Export:
         links.append(entry)
     if topology.description:
         warn("description", "the lab's description")
+    if topology.annotations:
+        warn("annotations", f"the editor's {len(topology.annotations)} notes and shapes")
     if topology.addressing.auto:
         warn("addressing", "automatic addressing: the addresses it would compute are not written")
     doc: dict[str, Any] = {"name": topology.name, "topology": {"nodes": nodes, "links": links}}

@@ -11,4 +11,6 @@ class Limits:
 
     max_nodes: int = 500
     max_links: int = 2000
-    max_interfaces_per_node: int = 256
+    # A Linux bridge takes at most 1024 ports (BR_MAX_PORTS); a switch as large as a lab
+    # (a star of TOPOLAB_MAX_NODES hosts) must fit, so the bound is the bridge's own.
+    max_interfaces_per_node: int = 1024

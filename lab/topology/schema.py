@@ -698,8 +698,42 @@ class Addressing(Model):
     routes: bool = True
 
 
+# -- what the editor draws beside the network: notes and shapes --------------------------
+
+ANNOTATIONS_MAX = 256
+ANNOTATION_TEXT_MAX = 2000
+Colour = Annotated[str, Field(pattern=r"^#[0-9a-fA-F]{6}$")]
+Extent = Annotated[float, Field(ge=8, le=20000, allow_inf_nan=False)]
+
+
+class Annotation(Model):
+    """A note, rectangle or ellipse the editor draws beside the network; nothing is built.
+
+    A ``note`` is text at ``position`` (``width``, when set, wraps it); a ``rect`` or an
+    ``ellipse`` is a box whose top-left corner is ``position``, ``width`` by ``height``,
+    with ``text`` as its optional label.
+    One model, not a union on ``kind``: an unknown kind then reads as "use 'note', 'rect'
+    or 'ellipse'", not as an unknown link kind.
+    """
+
+    kind: Literal["note", "rect", "ellipse"]
+    position: Position
+    width: Extent | None = None
+    height: Extent | None = None
+    text: Annotated[str, Field(max_length=ANNOTATION_TEXT_MAX)] = ""
+    color: Colour | None = None
+
+    @model_validator(mode="after")
+    def _what_each_kind_needs(self) -> Annotation:
+        if self.kind == "note" and not self.text.strip():
+            raise ValueError("a note needs text")
+        if self.kind != "note" and (self.width is None or self.height is None):
+            raise ValueError(f"a {self.kind} needs a width and a height")
+        return self
+
+
 class Topology(Model):
-    """A whole lab: nodes and the links between them."""
+    """A whole lab: nodes and the links between them (and the editor's annotations)."""
 
     schema_version: Literal[1] = 1
     name: Name
@@ -707,6 +741,8 @@ class Topology(Model):
     nodes: Annotated[tuple[Node, ...], Field(max_length=MAX_ITEMS)] = ()
     links: Annotated[tuple[Link, ...], Field(max_length=MAX_ITEMS)] = ()
     addressing: Addressing = Addressing()
+    # Drawn in the editor, saved with the lab; nothing is built from them.
+    annotations: Annotated[tuple[Annotation, ...], Field(max_length=ANNOTATIONS_MAX)] = ()
 
     @model_validator(mode="before")
     @classmethod

@@ -107,6 +107,15 @@ def people(roles: dict[str, Any]) -> dict[str, Any]:
 
 
 @pytest.fixture
+def enqueued(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Deployments and check runs are recorded here instead of being sent to a lab host."""
+    sent: list[int] = []
+    monkeypatch.setattr("lab.services.enqueue_deployment", sent.append)
+    monkeypatch.setattr("lab.classroom.services.enqueue_check_run", sent.append)
+    return sent
+
+
+@pytest.fixture
 def client_for() -> Callable[[Any], Client]:
     def make(user: Any) -> Client:
         client = Client()
@@ -178,9 +187,18 @@ def kernel_labs(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
 
 @pytest.fixture
 def checks_here(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Run requested checks at once in this process (the worker task's body)."""
+    """Run requested checks at once in this process: the host task's body with the order
+    the web builds, its report applied by the control plane's handler."""
+    from lab import control
+    from lab.classroom.services import check_order
+    from worker.report import Reporter
     from worker.tasks_classroom import run_checks_now
 
-    monkeypatch.setattr(
-        "lab.classroom.services.enqueue_check_run", lambda lab: run_checks_now(lab.pk)
-    )
+    reporter = Reporter("test-host", send=control.apply_report)
+
+    def run(lab: Any) -> None:
+        order = check_order(lab.pk)
+        if order is not None:
+            run_checks_now(order, reporter)
+
+    monkeypatch.setattr("lab.classroom.services.enqueue_check_run", run)

@@ -326,7 +326,7 @@ def test_an_expired_slot_warns_before_destroying_even_in_one_tick(
     unique_lab_ids: None,
     kernel_labs: list[str],
 ) -> None:
-    from worker.tasks_classroom import reservations_tick
+    from lab.tasks import reservations_tick
 
     host = LabHost.objects.create(name="tick-host2", capacity_nodes=10)
     student = people["stud2"]

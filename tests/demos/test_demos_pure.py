@@ -7,11 +7,13 @@ from typing import Any
 import pytest
 
 from lab.demos import DEMOS, Demo
+from lab.demos.catalog_kinds import KIND_DEMOS
 from lab.topology.load import load_topology
 from worker import demos, programs
 
 
-@pytest.mark.parametrize("demo", DEMOS, ids=lambda d: d.slug)
+# The device kinds' demos: tests/demos/test_demos_kinds_guest.py.
+@pytest.mark.parametrize("demo", [d for d in DEMOS if d not in KIND_DEMOS], ids=lambda d: d.slug)
 def test_catalog_entry_is_consistent(demo: Demo) -> None:
     topology = load_topology(demo.topology)
     names = {n.name for n in topology.nodes}

@@ -119,6 +119,7 @@ def test_node_and_link_menus_on_a_running_lab(
         page.wait_for_function(f"document.querySelector('{MENU}').innerText.includes({before!r})")
         page.keyboard.press("Escape")
         page.get_by_role("button", name="Apply changes").click()
+        page.get_by_test_id("pending-apply").click()  # the pending-changes view first
         page.wait_for_function("document.querySelector('[data-testid=deploy-button]').disabled")
         wait_state(api, lab_id, "running")
         page.wait_for_function(RUNNING)

@@ -22,27 +22,41 @@ from tests.e2e.conftest import Api, LiveServer
 pytestmark = pytest.mark.e2e
 
 
+def _start(argv: list[str], env: dict[str, str], log: Any) -> subprocess.Popen[bytes]:
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            argv, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+
+def _end(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, 9)
+        proc.wait()
+
+
 @pytest.fixture(scope="module")
 def lab_host(stack: LiveServer) -> Iterator[subprocess.Popen[bytes]]:
-    """This box's lab host (`python -m worker`: Celery worker + telemetry agent), as root."""
+    """This box's lab host (`python -m worker`: Celery worker + telemetry agent, as root,
+    Redis only) and the control-plane consumer (`manage.py control`, with the database)."""
     if os.geteuid() != 0:
         pytest.fail("the live e2e tests need root: the lab host makes network namespaces")
     log = stack.tmp / "worker.log"
     env = {
-        **stack.env,
-        # Only this session's labs are ever swept by this worker.
-        "TOPOLAB_SWEEP_KEYS": rf"^l{stack.lab_base // 10_000}\d{{4}}$",
+        k: v
+        for k, v in stack.env.items()
+        if k not in ("DATABASE_URL", "DJANGO_SETTINGS_MODULE", "TOPOLAB_SECRET_KEY")
     }
+    # Only this session's labs are ever swept by this worker.
+    env["TOPOLAB_SWEEP_KEYS"] = rf"^l{stack.lab_base // 10_000}\d{{4}}$"
     before = netns_names()
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "worker", "--host", env["TOPOLAB_HOST_NAME"]],
-            env=env,
-            cwd=ROOT,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    control = _start(
+        [sys.executable, "manage.py", "control"], dict(stack.env), stack.tmp / "control.log"
+    )
+    proc = _start([sys.executable, "-m", "worker", "--host", env["TOPOLAB_HOST_NAME"]], env, log)
     try:
         deadline = time.monotonic() + 60
         while b" ready." not in log.read_bytes():
@@ -52,12 +66,8 @@ def lab_host(stack: LiveServer) -> Iterator[subprocess.Popen[bytes]]:
         yield proc
     finally:
         # SIGTERM to the supervisor; it forwards to the worker and the agent.
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, 9)
-            proc.wait()
+        _end(proc)
+        _end(control)
         prefix = f"tl-l{stack.lab_base // 10_000}"
         for ns in netns_names() - before:
             if ns.startswith(prefix):

@@ -447,6 +447,7 @@ def test_6_a_node_not_applied_yet_does_not_look_running(
     shot(page, "unapplied-node")
     # Apply builds it: then it is running like the others, and its namespace exists.
     page.get_by_role("button", name="Apply changes").click()
+    page.get_by_test_id("pending-apply").click()  # the pending-changes view first
     page.wait_for_function(
         "document.querySelector('[data-node=h3]')?.dataset.applied === undefined", timeout=90_000
     )

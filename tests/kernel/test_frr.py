@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -38,6 +39,22 @@ def cli(*args: str) -> subprocess.CompletedProcess[str]:
 def reaches(key: str, node: str, address: str) -> bool:
     out = sandbox.run(key, node, ["ping", "-c", "1", "-W", "1", address], timeout=10)
     return out.returncode == 0
+
+
+def http_get(key: str, node: str, url: str, tries: int = 20) -> subprocess.CompletedProcess[str]:
+    """GET ``url`` from ``node``, a few tries: a server binds its port a moment after it starts."""
+    fetch = [
+        "python3", "-c",
+        "import urllib.request,sys;"
+        f"sys.stdout.write(urllib.request.urlopen({url!r},timeout=5).read().decode())",
+    ]  # fmt: skip
+    got = sandbox.run(key, node, fetch)
+    for _ in range(tries - 1):
+        if got.returncode == 0:
+            break
+        time.sleep(0.25)
+        got = sandbox.run(key, node, fetch)
+    return got
 
 
 def host_uid(pid: int) -> int:
@@ -179,18 +196,8 @@ def test_services_start_stop_restart_and_follow_their_files(lab_key) -> None:
     (h2,) = result.nodes
     assert h2.services["iperf3"]["state"] == "running", h2
     assert h2.services["http"]["state"] == "running", h2
-    fetch = [
-        "python3", "-c",
-        "import urllib.request,sys;"
-        "sys.stdout.write(urllib.request.urlopen('http://10.0.0.2:8080/',timeout=5).read().decode())",
-    ]  # fmt: skip
-    got = None
-    for _ in range(20):  # the server binds its port a moment after it starts
-        got = sandbox.run(key, "h1", fetch)
-        if got.returncode == 0:
-            break
-        time.sleep(0.25)
-    assert got is not None and got.stdout == "<h1>h2</h1>\n", got
+    got = http_get(key, "h1", "http://10.0.0.2:8080/")
+    assert got.stdout == "<h1>h2</h1>\n", got
     assert '"GET / HTTP/1.1" 200' in node_services.service_log(key, "h2", "http")
     client = sandbox.run(key, "h1", ["iperf3", "-c", "10.0.0.2", "-t", "1", "-J"], timeout=20)
     assert client.returncode == 0 and '"sum_received"' in client.stdout, client.stderr
@@ -326,3 +333,98 @@ def test_a_service_that_cannot_start_marks_its_node_with_its_own_words(lab_key) 
     assert h1.services["http"]["state"] == "failed"
     assert "Address already in use" in h1.error, h1
     assert h1.error.startswith("http: ")
+
+
+def test_service_control_from_the_cli_stops_starts_and_restarts_one_service(
+    lab_key, tmp_path
+) -> None:
+    key = lab_key()
+    doc = _two_hosts(
+        {},
+        {
+            "files": {"/root/www/index.html": "served\n"},
+            "services": [{"kind": "http", "port": 8080, "root": "/root/www"}, {"kind": "iperf3"}],
+        },
+    )
+    path = tmp_path / "software.json"
+    path.write_text(json.dumps(doc))
+    deployed = cli("deploy", str(path), "--lab", key)
+    assert deployed.returncode == 0, deployed.stderr
+    url = "http://10.0.0.2:8080/"
+    assert http_get(key, "h1", url).stdout == "served\n"
+
+    status = cli("service", key, "h2", "http", "status")
+    assert status.returncode == 0, status.stderr
+    assert status.stdout.startswith("h2 http: running\n")
+    assert '"GET / HTTP/1.1" 200' in status.stdout  # the log's end
+    pid = node_services._recorded(key, "h2", "http")["pid"]  # type: ignore[index]
+    iperf = node_services._recorded(key, "h2", "iperf3")["pid"]  # type: ignore[index]
+
+    stopped = cli("service", key, "h2", "http", "stop")
+    assert stopped.returncode == 0 and stopped.stdout == "h2 http: stopped\n", stopped
+    assert sandbox.start_time(pid) is None  # ended by PID
+    assert http_get(key, "h1", url, tries=1).returncode != 0
+    assert sandbox.start_time(iperf) is not None  # the node's other service runs on
+    after = cli("service", key, "h2", "http", "status")
+    assert after.returncode == 1 and after.stdout.startswith("h2 http: stopped")
+
+    started = cli("service", key, "h2", "http", "start")
+    assert started.returncode == 0 and started.stdout == "h2 http: running\n", started
+    assert http_get(key, "h1", url).stdout == "served\n"
+    first = node_services._recorded(key, "h2", "http")["pid"]  # type: ignore[index]
+    restarted = cli("service", key, "h2", "http", "restart")
+    assert restarted.returncode == 0 and "running" in restarted.stdout, restarted
+    second = node_services._recorded(key, "h2", "http")["pid"]  # type: ignore[index]
+    assert second != first and sandbox.start_time(first) is None
+    assert http_get(key, "h1", url).stdout == "served\n"
+
+    # A service the node does not have, a node without services, an unknown action.
+    missing = cli("service", key, "h2", "frr", "start")
+    assert missing.returncode != 0 and "service.not_found" in missing.stderr
+    bare = cli("service", key, "h1", "http", "start")
+    assert bare.returncode != 0 and "no node h1 with services" in bare.stderr
+    assert cli("service", key, "h2", "http", "reload").returncode != 0
+
+
+def test_frr_restarts_and_stops_by_the_control_function(lab_key) -> None:
+    key = lab_key()
+    doc = _two_hosts({"kind": "router", "services": [{"kind": "frr", "daemons": ["ospfd"]}]}, {})
+    engine.deploy(topo(doc), key)
+    h1 = topo(doc).nodes[0].model_dump(mode="json")
+
+    def daemons() -> dict[str, int]:
+        return {c: p for p, c in node_services.node_processes(key, "h1").items()}
+
+    assert node_services.control_service(key, "h1", h1, "frr", "status")["state"] == "running"
+    before = daemons()
+    assert {"watchfrr", "zebra", "ospfd"} <= set(before)
+    restarted = node_services.control_service(key, "h1", h1, "frr", "restart")
+    assert restarted["state"] == "running", restarted
+    after = daemons()
+    assert after["zebra"] != before["zebra"] and sandbox.start_time(before["zebra"]) is None
+    stopped = node_services.control_service(key, "h1", h1, "frr", "stop")
+    assert stopped["state"] == "stopped"
+    assert not {"watchfrr", "zebra", "ospfd", "staticd"} & set(daemons().keys())
+    listed = node_services.node_services_status(key, "h1", h1)
+    assert listed["services"][0]["kind"] == "frr"
+    assert listed["services"][0]["state"] == "stopped"
+    assert node_services.control_service(key, "h1", h1, "frr", "start")["state"] == "running"
+    assert "ospfd" in daemons()
+
+    # Attack: another node's document, a forged lab key, a bad action are refused.
+    h2 = topo(doc).nodes[1].model_dump(mode="json")
+    for args, code in (
+        (("h1", h2, "frr", "start"), "node.invalid"),
+        (("h1", {"name": "h1", "services": "x"}, "frr", "start"), "node.invalid"),
+        (("h1", h1, "frr", "kill"), "service.bad_action"),
+        (("h1", h1, "dnsmasq", "start"), "service.not_found"),
+    ):
+        with pytest.raises(node_services.NodeControlError) as refused:
+            node_services.control_service(key, *args)  # type: ignore[arg-type]
+        assert refused.value.code == code
+    with pytest.raises(node_services.NodeControlError) as forged:
+        node_services.control_service("../../etc", "h1", h1, "frr", "stop")
+    assert forged.value.code == "node.invalid" and forged.value.field == "lab"
+    with pytest.raises(node_services.NodeControlError) as gone:
+        node_services.control_service(lab_key(), "h1", h1, "frr", "start")
+    assert gone.value.code == "node.not_running"

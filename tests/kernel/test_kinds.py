@@ -29,6 +29,7 @@ from tests.kernel.nsnet import (
     udp_roundtrip,
 )
 from worker import engine
+from worker.facts import TEAM_RUNNERS, HostFacts
 from worker.kernel import KernelError, default_kernel
 
 pytestmark = [pytest.mark.kernel, pytest.mark.guest]
@@ -382,3 +383,25 @@ def test_a_second_upper_on_one_device_is_refused_by_the_kernel(lab_key) -> None:
         default_kernel().macsec_add(ns("h"), "ms0", "x", "eth0", 1, "gcm-aes-128", True)
     default_kernel().release()
     assert caught.value.errno == errno.EBUSY
+
+
+def test_each_team_mode_is_probed_up_front() -> None:
+    # The team driver loads team_mode_<runner> only when a device gets that mode: the
+    # early check knows each mode, so a missing one fails before anything is touched.
+    needs("team")
+    facts = engine.host_facts()
+    assert facts.team_modes == set(TEAM_RUNNERS), facts.team_modes
+    doc = _aggregate_doc("team", {"runner": "roundrobin"})
+    assert facts.missing_team_mode(topo(doc)) is None
+
+
+def test_a_missing_team_mode_is_named_before_anything_is_touched() -> None:
+    # What a kernel with team but without team_mode_roundrobin reports (pure facts).
+    lacking = HostFacts(kinds=frozenset({"veth", "bridge", "team"}),
+                        team_modes=frozenset(TEAM_RUNNERS) - {"roundrobin"})  # fmt: skip
+    roundrobin = topo(_aggregate_doc("team", {"runner": "roundrobin"}))
+    assert lacking.missing_team_mode(roundrobin) == ("team", "team_mode_roundrobin")
+    backup = topo(_aggregate_doc("team", {"runner": "activebackup"}))
+    assert lacking.missing_team_mode(backup) is None
+    # Facts that never probed the modes refuse nothing for them (the apply finds out).
+    assert HostFacts(kinds=lacking.kinds).missing_team_mode(roundrobin) is None

@@ -47,12 +47,15 @@ class Env:
     labs_made: int = 0  # across the module: a flushed table must not hand out a key again
 
     def worker_env(self, host: str, underlay: str | None = None) -> dict[str, str]:
+        """A lab host's environment: Redis, its name and underlay; no database at all."""
         sock = self.redis.unix_path
-        env = dict(os.environ)
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if k not in ("DATABASE_URL", "DJANGO_SETTINGS_MODULE") and not k.startswith("PG")
+        }
         env.update(
             {
-                "DJANGO_SETTINGS_MODULE": "lab.settings",
-                "DATABASE_URL": f"sqlite:///{self.db_path}",
                 "TOPOLAB_REDIS_URL": f"unix://{sock}?db=0",
                 "TOPOLAB_BROKER_URL": f"redis+socket://{sock}?virtual_host=0",
                 "TOPOLAB_RESULT_BACKEND": f"redis+socket://{sock}?virtual_host=0",
@@ -71,6 +74,28 @@ class Env:
             env["TOPOLAB_UNDERLAY"] = underlay
         else:
             env.pop("TOPOLAB_UNDERLAY", None)
+        return env
+
+    def control_env(self) -> dict[str, str]:
+        """The control-plane consumer's environment: the database and Redis."""
+        sock = self.redis.unix_path
+        env = dict(os.environ)
+        env.update(
+            {
+                "DJANGO_SETTINGS_MODULE": "lab.settings",
+                "DATABASE_URL": f"sqlite:///{self.db_path}",
+                "TOPOLAB_REDIS_URL": f"unix://{sock}?db=0",
+                "TOPOLAB_BROKER_URL": f"redis+socket://{sock}?virtual_host=0",
+                "TOPOLAB_RESULT_BACKEND": f"redis+socket://{sock}?virtual_host=0",
+                "TOPOLAB_VAR_DIR": str(self.var_dir / "control"),
+                "TOPOLAB_HOST_CHECK_INTERVAL": "1",
+                "TOPOLAB_STALL_AFTER": "4",
+                # A report a killed consumer held comes back this soon (tests kill it).
+                "TOPOLAB_CONTROL_VISIBILITY": "3",
+                "TOPOLAB_LOG_LEVEL": "INFO",
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
         return env
 
 
@@ -150,7 +175,7 @@ def worker_argv(host: str, netns: str | None, concurrency: int) -> list[str]:
         "worker.celery",
         "worker",
         "-Q",
-        f"host.{host},control",
+        f"host.{host}",
         "-n",
         f"{host}@%h",
         "--concurrency",
@@ -176,6 +201,20 @@ class Cluster:
     tmp: Path
     workers: dict[str, WorkerProc] = field(default_factory=dict)
     namespaces: list[str] = field(default_factory=list)
+    control: WorkerProc | None = None
+
+    def start_control(self) -> WorkerProc:
+        """Start the control-plane consumer (with an embedded beat), once."""
+        if self.control is None:
+            (self.env.var_dir / "control").mkdir(exist_ok=True)
+            self.control = WorkerProc(
+                host="control",
+                argv=[PY, "manage.py", "control", "--beat"],
+                env=self.env.control_env(),
+                log=self.tmp / "control.log",
+            )
+            self.control.start()
+        return self.control
 
     def add_worker(
         self,
@@ -185,6 +224,7 @@ class Cluster:
         concurrency: int = 2,
         capacity: int | None = None,
     ) -> WorkerProc:
+        self.start_control()
         env = self.env.worker_env(host, underlay)
         if capacity is not None:
             env["TOPOLAB_HOST_CAPACITY"] = str(capacity)
@@ -256,6 +296,8 @@ class Cluster:
     def close(self) -> None:
         for w in self.workers.values():
             w.stop()
+        if self.control is not None:
+            self.control.stop()
         for ns in self.namespaces:
             subprocess.run(["ip", "netns", "delete", ns], check=False)
 
@@ -430,7 +472,12 @@ def wait_final(deployment_id: int, timeout: float = 120, cluster: Cluster | None
         if dep.is_final:
             return dep
         time.sleep(0.2)
-    logs = "\n".join(w.tail(40) for w in cluster.workers.values()) if cluster else ""
+    procs = (
+        [*cluster.workers.values(), *([cluster.control] if cluster.control else [])]
+        if cluster
+        else []
+    )
+    logs = "\n".join(w.tail(40) for w in procs)
     dep = Deployment.objects.get(pk=deployment_id)
     raise AssertionError(
         f"deployment {deployment_id} still {dep.state}: {json.dumps(dep.progress_step)}\n{logs}"

@@ -28,7 +28,7 @@ def compose() -> dict[str, object]:
 def test_compose_parses_and_has_every_service() -> None:
     services = compose()["services"]
     assert isinstance(services, dict)
-    assert {"postgres", "redis", "web", "labhost", "beat"} <= set(services)
+    assert {"postgres", "redis", "web", "control", "labhost", "beat"} <= set(services)
 
 
 def test_lab_host_and_beat_run_the_procfile_commands() -> None:
@@ -37,8 +37,31 @@ def test_lab_host_and_beat_run_the_procfile_commands() -> None:
     commands = procfile()
     assert services["labhost"]["command"] == commands["worker"]
     assert services["beat"]["command"] == commands["beat"]
+    assert services["control"]["command"] == commands["control"]
     assert shlex.split(commands["worker"])[:3] == ["python", "-m", "worker"]
-    assert "worker.celery" in commands["beat"] and "beat" in shlex.split(commands["beat"])
+    # The periodic jobs are the control plane's: beat runs its Celery app.
+    assert "lab.celery" in commands["beat"] and "beat" in shlex.split(commands["beat"])
+
+
+def _environment(service: dict[str, object]) -> dict[str, object]:
+    env = service.get("environment") or {}
+    assert isinstance(env, dict)
+    return env
+
+
+def test_a_lab_host_gets_no_database_and_the_control_plane_does() -> None:
+    services = compose()["services"]
+    assert isinstance(services, dict)
+    host = _environment(services["labhost"])
+    assert "DATABASE_URL" not in host and "TOPOLAB_SECRET_KEY" not in host
+    assert {"TOPOLAB_REDIS_URL", "TOPOLAB_HOST_NAME", "TOPOLAB_UNDERLAY"} <= set(host)
+    for name in ("web", "control", "beat"):
+        assert "DATABASE_URL" in _environment(services[name]), name
+        assert services[name].get("user") not in (None, "root", "0"), name
+    # make run: the worker line loses the database settings, the others run unprivileged.
+    script = (ROOT / "scripts" / "run-services.sh").read_text()
+    assert "env -u DATABASE_URL -u DJANGO_SETTINGS_MODULE" in script
+    assert '"${as_web[@]}"' in script
 
 
 def test_make_run_starts_the_procfile_commands() -> None:

@@ -79,6 +79,12 @@ def test_split_lab_pings_across_the_stitch_and_the_capture_shows_the_vni(
 ) -> None:
     from lab.models import Deployment, Lab, LabHost, VniAllocation
 
+    # A lab host knows only Redis, its name and its underlay: no database settings at all.
+    for name in (two_hosts["a"], two_hosts["b"]):
+        env = cluster.workers[name].env
+        assert not {"DATABASE_URL", "DJANGO_SETTINGS_MODULE"} & set(env)
+        assert {"TOPOLAB_REDIS_URL", "TOPOLAB_HOST_NAME", "TOPOLAB_UNDERLAY"} <= set(env)
+
     cluster.wait_up(two_hosts["a"], two_hosts["b"])
     lab = make_lab(split_pair(two_hosts["a"], two_hosts["b"]))
     lab.host = LabHost.objects.get(name=two_hosts["a"])

@@ -38,11 +38,11 @@ def _assign(lab: object, host: str) -> None:
 def _verified(lab_key: str, doc: dict[str, object]) -> list[str]:
     """What the engine would still do for the lab (empty: the kernel matches)."""
     from lab.topology.load import load_topology
-    from worker import enginelink
+    from worker.engine import Engine
     from worker.kernel import default_kernel
 
     try:
-        return enginelink.verify(lab_key, load_topology(doc), ())
+        return Engine().verify(load_topology(doc), lab_key)
     finally:
         # Our own sockets in the lab's namespaces must not keep them alive.
         default_kernel().close()
@@ -54,7 +54,7 @@ def test_worker_killed_mid_deploy_ends_running_and_verified_or_failed_and_empty(
     from lab.models import Deployment, Lab
 
     cluster.wait_up(host)
-    doc = star(150, "big")
+    doc = star(199, "big")
     lab = make_lab(doc)
     _assign(lab, host)
     dep = request_action(Lab.objects.get(pk=lab.pk), "deploy")
@@ -73,7 +73,7 @@ def test_worker_killed_mid_deploy_ends_running_and_verified_or_failed_and_empty(
     worker.start()
     final = wait_final(dep.pk, timeout=120, cluster=cluster)
     if final.state == Deployment.State.RUNNING:
-        assert len(lab_namespaces(lab.key)) == 151
+        assert len(lab_namespaces(lab.key)) == 200
         assert _verified(lab.key, doc) == []
     else:
         assert final.state == Deployment.State.FAILED
@@ -179,3 +179,52 @@ def test_a_restarted_worker_starts_the_programs_its_running_labs_lost(
         assert wait_final(dep2.pk, cluster=cluster).state == Deployment.State.DESTROYED
     assert lab_namespaces(lab.key) == set()
     assert _program_pid(cluster, host, lab.key) is None
+
+
+def test_the_control_consumer_killed_mid_deploy_restarts_and_the_lab_converges(
+    host: str, cluster: Cluster, make_lab: LabFactory, transactional_db: None
+) -> None:
+    """Reports the lab host sends while the control plane's consumer is dead wait in
+    Redis; the one it held when it was killed comes back after the visibility timeout;
+    the restarted consumer applies them in order, once each."""
+    from lab.models import Deployment, Lab
+    from tests.orchestration.test_orchestration_host import GroupListener
+
+    cluster.wait_up(host)
+    control = cluster.start_control()
+    doc = star(180, "ctl")
+    lab = make_lab(doc)
+    _assign(lab, host)
+    listener = GroupListener(lab.pk)
+    dep = request_action(Lab.objects.get(pk=lab.pk), "deploy")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        row = Deployment.objects.get(pk=dep.pk)
+        if row.state == Deployment.State.APPLYING and row.progress_done >= 5:
+            break
+        assert not row.is_final, "the deploy finished before the consumer could be killed"
+        time.sleep(0.01)
+    control.kill(signal.SIGKILL)
+    seen = Deployment.objects.get(pk=dep.pk).progress_done
+    # The lab host goes on building and reporting into the queue meanwhile.
+    while len(lab_namespaces(lab.key)) < 181 and time.monotonic() < deadline + 60:
+        time.sleep(0.2)
+    assert Deployment.objects.get(pk=dep.pk).progress_done == seen  # nobody applied them
+    control.start()
+    events = listener.events_until(
+        lambda e: e["type"] == "deploy.state" and e["deployment"]["state"] in ("running", "failed"),
+        timeout=120,
+    )
+    final = wait_final(dep.pk, timeout=60, cluster=cluster)
+    assert final.state == Deployment.State.RUNNING, (final.error_code, final.error_message)
+    assert final.progress_done == final.progress_total > 180
+    assert final.plan and final.log[0] == f"placement: whole lab on {host}"
+    assert Lab.objects.get(pk=lab.pk).state == Lab.State.RUNNING
+    # The progress history, across the restart, only moves forward and ends at the total.
+    progress = [e["done"] for e in events if e["type"] == "deploy.progress"]
+    assert progress == sorted(progress) and progress and progress[-1] == final.progress_total
+    assert any(done > seen for done in progress)  # what came in while it was dead
+    assert len(lab_namespaces(lab.key)) == 181 and _verified(lab.key, doc) == []
+    dep2 = request_action(Lab.objects.get(pk=lab.pk), "destroy")
+    assert wait_final(dep2.pk, cluster=cluster).state == Deployment.State.DESTROYED
+    assert lab_namespaces(lab.key) == set()

@@ -395,9 +395,8 @@ def test_enqueue_sends_the_task_by_name_to_the_hosts_queue(
     settings: Any,
 ) -> None:
     """The web's half of the hand-off: name, args and queue; no worker needed."""
-    import celery
-
-    import worker.celery  # the project's app; the web imports it to make it current
+    import lab.celery  # the control plane's app: it sends the orders
+    from lab import wire
 
     sent: list[tuple[str, list[Any], str]] = []
 
@@ -408,16 +407,21 @@ def test_enqueue_sends_the_task_by_name_to_the_hosts_queue(
         sent.append((name, args, queue))
         return Result()
 
-    monkeypatch.setattr(worker.celery.app, "send_task", send_task)
-    assert celery.current_app.send_task is send_task
+    monkeypatch.setattr(lab.celery.app, "send_task", send_task)
     settings.TOPOLAB_HOST_NAME = "box-a"
     with django_capture_on_commit_callbacks(execute=True):
         response = api(alice_client, "POST", f"/api/labs/{alice_lab['id']}/deploy")
     deployment_id = response.json()["deployment"]["id"]
-    assert sent == [("worker.tasks.run_deployment", [deployment_id], "host.box-a")]
+    # One order, to the one host (no host is up yet: this box's own takes the lab), with
+    # everything the host needs: it never reads the database.
+    assert [(name, queue) for name, _, queue in sent] == [(wire.RUN_PART_TASK, "host.box-a")]
+    order = wire.PartOrder.from_json(sent[0][1][0])
+    assert order.deployment == deployment_id and order.action == "deploy"
+    assert order.key == f"l{alice_lab['id']}" and order.host == "box-a"
+    assert order.topology is not None and order.topology["nodes"]
     stored = Deployment.objects.get(pk=deployment_id)
-    assert stored.celery_task_id == "task-123" and stored.host == "box-a"
-    assert stored.state == "pending"
+    assert stored.host == "box-a" and stored.state == "pending"
+    assert stored.parts == {"primary": "box-a", "hosts": {"box-a": {"state": "ordered", "seq": 0}}}
 
 
 def test_lab_list_costs_the_same_for_many_labs(

@@ -97,6 +97,12 @@ def alice_objects(
         "lab_id": alice_lab["id"],
         "deployment_id": deployment.json()["deployment"]["id"],
         "number": 1,  # the lab's first revision
+        # A node and an interface of that revision (tests/web/conftest.py VALID_DOC).
+        "node": "h1",
+        "interface": "eth0",
+        # A service and an action of lab/api/nodes.py (h1 has none: 404 comes first).
+        "service": "http",
+        "action": "restart",
     }
     # Telemetry keeps a capture's owner lab in Redis (lab/api/telemetry.py).
     capture_id = "0123456789abcdef"

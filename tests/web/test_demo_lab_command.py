@@ -40,7 +40,11 @@ def test_opens_the_demo_once_and_deploys_it_when_the_host_is_up(settings: object
     assert f"/labs/{lab.pk}" in said
 
     # The host comes up: the same lab (not a second one) is deployed on it.
-    LabHost.objects.create(name=settings.TOPOLAB_HOST_NAME, last_heartbeat=timezone.now())
+    LabHost.objects.create(
+        name=settings.TOPOLAB_HOST_NAME,
+        last_heartbeat=timezone.now(),
+        link_kinds=["bridge", "veth", "vxlan"],  # as its heartbeat reports them
+    )
     said = run(wait=5)
     assert "deploying" in said
     assert Lab.objects.filter(owner__username="demo").count() == 1

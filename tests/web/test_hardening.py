@@ -247,10 +247,12 @@ def test_compose_requires_the_secret_key_and_runs_the_web_unprivileged() -> None
     text = (ROOT / "docker-compose.yml").read_text()
     assert "change-me" not in text
     data = yaml.safe_load(text)
-    env = data["x-topolab-env"]
+    # Only the control plane's services hold the key (a lab host gets no secrets).
+    env = data["x-control-plane-env"]
     assert re.fullmatch(r"\$\{TOPOLAB_SECRET_KEY:\?[^}]+\}", env["TOPOLAB_SECRET_KEY"])
-    assert env["TOPOLAB_ENV"] == "production"
-    for name in ("web", "beat"):
+    assert "TOPOLAB_SECRET_KEY" not in data["x-topolab-env"]
+    assert data["x-topolab-env"]["TOPOLAB_ENV"] == "production"
+    for name in ("web", "control", "beat"):
         assert data["services"][name]["user"] not in (None, "root", "0", "0:0")
 
 

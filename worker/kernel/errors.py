@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import errno as _errno
 
+from lab.wire import TopolabError
 
-class KernelError(Exception):
+
+class KernelError(TopolabError):
     """The kernel refused a request.
 
     Attributes:
@@ -13,10 +15,11 @@ class KernelError(Exception):
         message: a readable message (strerror plus what was asked).
     """
 
-    def __init__(self, code: int, message: str) -> None:
-        super().__init__(code, message)
-        self.errno = code
-        self.message = message
+    code = "kernel.error"
+
+    def __init__(self, errno: int, message: str) -> None:
+        super().__init__(message)
+        self.errno = errno
 
     def __str__(self) -> str:
         name = _errno.errorcode.get(self.errno, str(self.errno))

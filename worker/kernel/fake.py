@@ -128,6 +128,10 @@ class FakeKernel:
                     peer_space.links.pop(link.peer[1], None)
         del self.namespaces[ns]
 
+    def ns_read_many(self, names: list[str]) -> list[NamespaceState | None]:
+        """``ns_read`` of each of ``names``, in order."""
+        return [self.ns_read(ns) for ns in names]
+
     def ns_read(self, ns: str) -> NamespaceState | None:
         """Return the namespace's state, or None."""
         from lab.topology import naming

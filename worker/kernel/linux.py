@@ -306,6 +306,58 @@ class LinuxKernel:
                 found.setdefault(ns_name, []).append(int(entry))
         return found
 
+    def ns_read_many(self, names: list[str]) -> list[NamespaceState | None]:
+        """``ns_read`` of each of ``names``, in order, entering them in one trip.
+
+        Opening a namespace's sockets means a hop through the helper thread; on a busy
+        host each hop waits for the scheduler (milliseconds), which made discovery of
+        a big lab cost a hop per namespace. Here the helper enters every namespace not
+        held yet in one call; the reads then run on the held sockets.
+        """
+        self._open_handles([ns for ns in names if not self._holds(ns)])
+        return [self.ns_read(ns) for ns in names]
+
+    def _holds(self, ns: str) -> bool:
+        with self._lock:
+            return ns in self._handles
+
+    def _open_handles(self, names: list[str]) -> None:
+        """Enter each of ``names`` once from the helper thread and keep its sockets.
+
+        A namespace that is gone (or cannot be entered) is skipped: ``ns_read`` then
+        reports it as it would have.
+        """
+        if not names:
+            return
+
+        def enter_all() -> list[tuple[str, _Handle]]:
+            out = []
+            for ns in names:
+                try:
+                    fd = os.open(netns.netns_path(ns), os.O_RDONLY | os.O_CLOEXEC)
+                except OSError:
+                    continue
+                try:
+                    st = os.fstat(fd)
+                    netns.setns(fd)
+                    sock, io = _open_sockets()
+                except (OSError, KernelError):
+                    os.close(fd)
+                    continue
+                out.append((ns, _Handle(fd, st.st_ino, sock, io, threading.Lock())))
+            return out
+
+        opened = self._thread.call(enter_all)
+        stale = []
+        with self._lock:
+            for ns, handle in opened:
+                old = self._handles.get(ns)
+                self._handles[ns] = handle
+                if old is not None:
+                    stale.append(old)
+        for handle in stale:
+            handle.close()
+
     def ns_read(self, ns: str) -> NamespaceState | None:
         """Read the namespace's links, addresses, static routes and forwarding sysctls."""
         try:
@@ -318,23 +370,31 @@ class LinuxKernel:
             links = handle.sock.dump(nl.RTM_GETLINK, nl.ifinfo())
             addrs = handle.sock.dump(nl.RTM_GETADDR, nl.ifaddr(socket.AF_UNSPEC, 0, 0))
             routes = handle.sock.dump(nl.RTM_GETROUTE, nl.rtmsg(socket.AF_UNSPEC, 0, 0, protocol=0))
+            # Forwarding over netlink on the socket already open in the namespace: no
+            # trip through the helper thread (which costs more than the three dumps).
+            netconf = _forwarding(handle.sock)
+        missing = [key for key in FORWARDING_SYSCTLS if key not in netconf]
 
-        def read_sysctls() -> list[tuple[str, str]]:
+        def read_sysctls() -> dict[str, str]:
             netns.setns(handle.fd)
-            out = []
-            for key in FORWARDING_SYSCTLS:
+            out = {}
+            for key in missing:
                 try:
                     with open("/proc/sys/" + key.replace(".", "/")) as f:
-                        out.append((key, f.read().strip()))
+                        out[key] = f.read().strip()
                 except OSError:
                     continue
             return out
 
-        sysctls = self._thread.call(read_sysctls)
+        if missing:  # a kernel without netconf for a family: read the files
+            netconf.update(self._thread.call(read_sysctls))
+        sysctls = [(key, netconf[key]) for key in FORWARDING_SYSCTLS if key in netconf]
         state = _namespace_state(ns, handle.inode, links, addrs, routes, tuple(sysctls))
-        return self._seed_extras(handle, state)
+        return self._seed_extras(handle, state, conditioned=any(map(_shaped, links)))
 
-    def _seed_extras(self, handle: _Handle, state: NamespaceState) -> NamespaceState:
+    def _seed_extras(
+        self, handle: _Handle, state: NamespaceState, conditioned: bool = True
+    ) -> NamespaceState:
         """Add what rtnetlink's link dump does not say about the seed kinds.
 
         A bond's primary by name, a team's mode and active port, a macsec device's SA
@@ -344,9 +404,13 @@ class LinuxKernel:
         """
         names = {link.ifindex: link.name for link in state.links}
         extra: dict[int, list[tuple[str, str]]] = {}
-        # Link conditioning: one dump; only root netem and tbf qdiscs are decoded.
-        with handle.lock:
-            qdiscs = handle.sock.dump(msg.RTM_GETQDISC, msg.qdisc_dump())
+        # Link conditioning: one dump; only root netem and tbf qdiscs are decoded. The
+        # link dump names each device's root qdisc, so a namespace with neither (every
+        # unconditioned lab) skips the dump.
+        qdiscs: list[bytes] = []
+        if conditioned:
+            with handle.lock:
+                qdiscs = handle.sock.dump(msg.RTM_GETQDISC, msg.qdisc_dump())
         for payload in qdiscs:
             shaped = msg.read_qdisc(payload)
             if shaped is not None and shaped[1].text():
@@ -1167,6 +1231,47 @@ _STATS = struct.Struct("=QQQQ")
 
 def _mac(value: bytes | None) -> str:
     return ":".join(f"{b:02x}" for b in value) if value else ""
+
+
+RTM_GETNETCONF = 82
+NETCONFA_IFINDEX = 1
+NETCONFA_FORWARDING = 2
+NETCONFA_IFINDEX_ALL = -1  # the "all" devconf: what net.ipv4.ip_forward sets
+_NETCONF_KEYS = (
+    ("net.ipv4.ip_forward", socket.AF_INET),
+    ("net.ipv6.conf.all.forwarding", socket.AF_INET6),
+)
+
+
+def _forwarding(sock: nl.NetlinkSocket) -> dict[str, str]:
+    """The namespace's forwarding sysctls (``FORWARDING_SYSCTLS``) read over netlink.
+
+    A family the kernel has no netconf for (IPv6 disabled) is left out.
+    """
+    out: dict[str, str] = {}
+    for key, family in _NETCONF_KEYS:
+        body = struct.pack("=Bxxx", family) + nl.nla(
+            NETCONFA_IFINDEX, struct.pack("=i", NETCONFA_IFINDEX_ALL)
+        )
+        try:
+            answers = sock.query(RTM_GETNETCONF, body)
+        except KernelError:
+            continue
+        for payload in answers:
+            value = nl.find_attr(payload, 4, NETCONFA_FORWARDING)
+            if value is not None:
+                out[key] = str(struct.unpack_from("=i", value)[0])
+                break
+    return out
+
+
+IFLA_QDISC = 6  # string: the kind of the device's root qdisc (linux/if_link.h)
+SHAPING_QDISCS = frozenset({"netem", "tbf"})  # the root qdiscs conditioning makes
+
+
+def _shaped(link_payload: bytes) -> bool:
+    """Whether a link dump entry's root qdisc is one conditioning makes."""
+    return nl.attr_str(nl.find_attr(link_payload, _IFI.size, IFLA_QDISC)) in SHAPING_QDISCS
 
 
 def _namespace_state(

@@ -42,6 +42,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lab.topology import naming
+from lab.wire import TopolabError
 from worker.kernel import userns
 
 HELPER = Path(__file__).with_name("helper.py")
@@ -63,13 +64,11 @@ CGROUP_ROOT = Path("/sys/fs/cgroup")
 CGROUP_NAME = "topolab"
 
 
-class SandboxError(Exception):
+class SandboxError(TopolabError):
     """A node's sandbox could not be made or entered. ``code`` is stable for clients."""
 
     def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+        super().__init__(message, code)
 
 
 @dataclass(frozen=True, kw_only=True)

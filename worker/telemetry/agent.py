@@ -20,6 +20,7 @@ import json
 import logging
 import os
 import secrets
+import socket
 import subprocess
 import threading
 import time
@@ -30,13 +31,15 @@ from typing import Any
 
 import redis
 
+from lab import wire
 from lab.topology import naming
 from worker import sandbox
 from worker.telemetry import rpc
-from worker.telemetry.capture import CaptureError, CaptureManager, CaptureSpec
+from worker.telemetry.capture import CaptureManager, CaptureSpec
 from worker.telemetry.console import Console, ConsoleError, ConsoleRegistry, ConsoleSpec, limit
 from worker.telemetry.counters import InterfaceSample, Sampler
-from worker.telemetry.journey import JourneyError, run_journey
+from worker.telemetry.events import EventSender
+from worker.telemetry.journey import run_journey
 
 logger = logging.getLogger(__name__)
 
@@ -93,8 +96,8 @@ def exec_in_node(lab: str, node: str, namespace: str, args: Mapping[str, Any]) -
 
 
 def lab_key_of(lab_id: int) -> str:
-    """The kernel-side key of database lab `lab_id` (as `Lab.key` computes it)."""
-    return naming.lab_key(f"l{lab_id}")
+    """The kernel-side key of database lab `lab_id` (the wire's convention)."""
+    return wire.lab_key(lab_id)
 
 
 def node_of(lab_key: str, namespace: str) -> str:
@@ -125,20 +128,27 @@ def _default_discover() -> Mapping[str, list[str]]:
     return engine.labs_present()
 
 
-def _default_publish(lab_id: int, event_type: str, payload: dict[str, Any]) -> Any:
-    from lab import events
+def default_redis_url() -> str:
+    """The Redis this lab host speaks to (``TOPOLAB_REDIS_URL``)."""
+    return os.environ.get("TOPOLAB_REDIS_URL", "redis://127.0.0.1:6379/0")
 
-    return events.send_now(lab_id, event_type, payload)
+
+_sender: EventSender | None = None
+
+
+def _events() -> EventSender:
+    global _sender
+    if _sender is None:
+        _sender = EventSender(default_redis_url())
+    return _sender
+
+
+def _default_publish(lab_id: int, event_type: str, payload: dict[str, Any]) -> Any:
+    return _events().send(lab_id, event_type, payload)
 
 
 def _default_group_send(group: str, message: dict[str, Any]) -> Any:
-    from asgiref.sync import async_to_sync
-    from channels.layers import get_channel_layer
-
-    layer = get_channel_layer()
-    if layer is None:
-        raise RuntimeError("no channel layer configured")
-    return async_to_sync(layer.group_send)(group, message)
+    return _events().group_send(group, message)
 
 
 @dataclass
@@ -404,14 +414,10 @@ class Agent:
         try:
             result = self.handle(str(request.get("op", "")), dict(request.get("args") or {}))
             reply: dict[str, Any] = {"ok": True, "result": result}
-        except (rpc.AgentError, CaptureError, JourneyError, ConsoleError) as exc:
+        except wire.TopolabError as exc:  # the agent's, a capture's, a journey's, a console's
             reply = {
                 "ok": False,
-                "error": {
-                    "code": exc.code,
-                    "message": exc.message,
-                    "field": getattr(exc, "field", ""),
-                },
+                "error": {"code": exc.code, "message": exc.message, "field": exc.field},
             }
         except Exception as exc:
             logger.exception("agent request %s failed", request.get("op"))
@@ -470,15 +476,14 @@ def run_agent(
 ) -> None:
     """Run the agent of lab host `host` until `stop` is set.
 
-    Defaults come from Django settings (TOPOLAB_HOST_NAME, REDIS_URL,
-    TOPOLAB_CAPTURE_DIR), the engine's `labs_present()` and `lab.events.send_now`.
+    Defaults come from the environment (TOPOLAB_HOST_NAME, TOPOLAB_REDIS_URL,
+    TOPOLAB_CAPTURE_DIR), the engine's `labs_present()` and `EventSender`.
     """
-    if host is None or redis_url is None or capture_dir is None:
-        from django.conf import settings
-
-        host = host or settings.TOPOLAB_HOST_NAME
-        redis_url = redis_url or settings.REDIS_URL
-        capture_dir = capture_dir or Path(settings.TOPOLAB_CAPTURE_DIR)
+    host = host or os.environ.get("TOPOLAB_HOST_NAME") or socket.gethostname().split(".")[0]
+    redis_url = redis_url or default_redis_url()
+    if capture_dir is None:
+        var = Path(os.environ.get("TOPOLAB_VAR_DIR") or Path(__file__).resolve().parents[2] / "var")
+        capture_dir = Path(os.environ.get("TOPOLAB_CAPTURE_DIR") or var / "captures")
     stop = stop or threading.Event()
     agent = Agent(
         host=host,

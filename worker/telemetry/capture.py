@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from lab.topology import naming
+from lab.wire import TopolabError
 from worker import sandbox
 from worker.kernel import userns
 
@@ -52,14 +53,12 @@ logger = logging.getLogger(__name__)
 LineSink = Callable[[str, list[str]], None]
 
 
-class CaptureError(Exception):
+class CaptureError(TopolabError):
     """A capture could not start or be found. `code` is stable for clients; `field` names
     the input at fault when there is one (node, interface, filter)."""
 
     def __init__(self, code: str, message: str, field: str = "") -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+        super().__init__(message, code)
         self.field = field
 
 

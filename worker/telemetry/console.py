@@ -22,19 +22,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from lab.topology import naming
+from lab.wire import TopolabError
 from worker import sandbox
 
 DEFAULT_SHELL = ("/bin/bash", "--noprofile", "--norc", "-i")
 DEFAULT_IDLE_TIMEOUT = 30 * 60.0
 
 
-class ConsoleError(Exception):
+class ConsoleError(TopolabError):
     """A console could not be started or used. `code` is stable for clients."""
 
     def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+        super().__init__(message, code)
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from lab.wire import TopolabError
 from worker.telemetry.decode import LINK_ETHERNET, LINK_RAW_IP, DecodeError, Packet, decode
 
 ETH_P_ALL = 0x0003
@@ -36,13 +37,11 @@ _libc = ctypes.CDLL(None, use_errno=True)
 T = TypeVar("T")
 
 
-class JourneyError(Exception):
+class JourneyError(TopolabError):
     """A journey could not run. `code` is stable for clients; `field` names the input."""
 
     def __init__(self, code: str, message: str, field: str = "") -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+        super().__init__(message, code)
         self.field = field
 
 

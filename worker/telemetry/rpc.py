@@ -17,18 +17,18 @@ from typing import Any
 
 import redis
 
+from lab.wire import TopolabError
+
 WATCH_PREFIX = "topolab:watch:"
 WATCH_TTL_SECONDS = 15
 REPLY_TTL_SECONDS = 60
 
 
-class AgentError(Exception):
+class AgentError(TopolabError):
     """The agent refused or failed a request, or did not answer. `code` is stable."""
 
     def __init__(self, code: str, message: str, field: str = "") -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+        super().__init__(message, code)
         self.field = field
 
 

@@ -5,17 +5,24 @@ import { Api, ApiError, type LabSummary } from "../api";
 import type { Issue } from "../model/types";
 import { Link, navigate } from "../router";
 import { ClassroomApi, type CourseSummary, type Results, type StudentAdded } from "./api";
-import { ErrorBox, FieldIssues, failure, usePolling } from "./common";
-import { CHECKS_EXAMPLE, absoluteLink, ago, cellState, issuesByField, linksCsv, parseChecks, preconfigureOf, shapeResults } from "./results";
+import { ErrorBox, FieldIssues, failure, usePolling, useSubmit } from "./common";
+import { absoluteLink, ago, cellState, issuesByField, linksCsv, preconfigureOf, shapeResults } from "./results";
+import { ChecksBuilder } from "./ChecksBuilder";
+import { BulkActions, QuotaForm } from "./CourseTools";
+import { TemplatePicker } from "./TemplatePicker";
+import type { Topology } from "../model/types";
 
 export function CoursesPage() {
   const [courses, setCourses] = useState<CourseSummary[] | null>(null);
   const [error, setError] = useState("");
   const [name, setName] = useState("");
   const [description, setDescription] = useState("");
+  const [canCreate, setCanCreate] = useState(false);
 
   useEffect(() => {
     ClassroomApi.courses().then(setCourses).catch((e) => setError(failure(e)));
+    // Only instructors and admins make courses: nobody else is offered the form.
+    ClassroomApi.me().then((m) => setCanCreate(m.can_create_courses)).catch(() => setCanCreate(false));
   }, []);
 
   async function create(e: React.FormEvent) {
@@ -51,14 +58,14 @@ export function CoursesPage() {
           ))}
         </div>
       )}
-      <details className="card cr-section">
-        <summary>New course (instructors)</summary>
+      {canCreate && <details className="card cr-section" data-testid="new-course">
+        <summary>New course</summary>
         <form className="cr-form" onSubmit={create}>
           <label className="field">Name<input value={name} onChange={(e) => setName(e.target.value)} required maxLength={200} /></label>
           <label className="field">Description<textarea rows={2} value={description} onChange={(e) => setDescription(e.target.value)} /></label>
           <div><button className="btn primary" type="submit" disabled={!name.trim()}>Create course</button></div>
         </form>
-      </details>
+      </details>}
     </div>
   );
 }
@@ -91,18 +98,23 @@ export function CoursePage({ id }: { id: string }) {
       <section className="cr-section">
         <h2>Exercises</h2>
         {course.exercises.length === 0 ? (
-          <div className="empty card">No exercises yet.{instructor && " Make one from a lab below."}</div>
+          <div className="empty card">No exercises yet.{instructor && " Make one from a lab or a template below."}</div>
         ) : (
           <ol className="cr-exercises card">
             {course.exercises.map((ex) => (
-              <li key={ex.id}><Link to={`/classroom/exercises/${ex.id}`}>{ex.title}</Link></li>
+              <li key={ex.id}><Link to={`/classroom/exercises/${ex.id}`}>{ex.title}</Link>{!ex.published && <span className="badge cr-draft">draft</span>}</li>
             ))}
           </ol>
         )}
+        {instructor && <TemplatePicker courseId={course.id} onCreated={load} />}
       </section>
       {instructor && (
         <>
           <ResultsTable course={course} />
+          <div className="cr-two">
+            <BulkActions course={course} onDone={load} />
+            <QuotaForm courseId={course.id} />
+          </div>
           <div className="cr-two">
             <EnrolForm courseId={course.id} />
             <ExerciseForm courseId={course.id} onCreated={load} />
@@ -165,7 +177,18 @@ function ResultsTable({ course }: { course: CourseSummary }) {
             <tbody>
               {shaped.rows.map((r) => (
                 <tr key={r.student}>
-                  <td className="cr-student">{r.student}</td>
+                  <td className="cr-student">
+                    {r.student}
+                    {r.labs.length > 0 && (
+                      <div className="cr-student-labs">
+                        {r.labs.map((l) => (
+                          <Link key={l.lab} to={`/classroom/labs/${l.lab}`} title={`${titles.get(l.exercise) ?? "exercise"}: open the lab, read-only, with its consoles`}>
+                            <span className={`badge state-${l.state}`} data-lab={l.lab}>{r.labs.length > 1 ? `${titles.get(l.exercise) ?? "lab"}: ` : "lab: "}{l.state}</span>
+                          </Link>
+                        ))}
+                      </div>
+                    )}
+                  </td>
                   {r.cells.map((cell, i) => {
                     const state = cellState(cell);
                     const when = cell.last_pass ? new Date(cell.last_pass) : null;
@@ -258,44 +281,35 @@ function ExerciseForm({ courseId, onCreated }: { courseId: number; onCreated: ()
   const [lab, setLab] = useState("");
   const [title, setTitle] = useState("");
   const [instructions, setInstructions] = useState("");
-  const [checks, setChecks] = useState("");
+  const [checks, setChecks] = useState<Record<string, unknown>[]>([]);
+  const [topology, setTopology] = useState<Topology | null>(null);
   const [strip, setStrip] = useState({ addresses: true, routes: true, forwarding: false });
   const [stripNodes, setStripNodes] = useState("");
-  const [issues, setIssues] = useState<Issue[]>([]);
-  const [error, setError] = useState("");
-  const [busy, setBusy] = useState(false);
+  const { busy, error, setError, issues, run } = useSubmit();
   const byField = useMemo(() => issuesByField(issues), [issues]);
 
   useEffect(() => {
     Api.labs().then(setLabs).catch((e) => setError(failure(e)));
   }, []);
+  // The builder offers the picked lab's nodes and interfaces.
+  useEffect(() => {
+    setTopology(null);
+    if (lab) Api.lab(lab).then((l) => setTopology(l.topology ?? null)).catch(() => setTopology(null));
+  }, [lab]);
 
-  async function submit(e: React.FormEvent) {
+  function submit(e: React.FormEvent) {
     e.preventDefault();
-    setError("");
-    setIssues([]);
-    const parsed = parseChecks(checks);
-    if ("issue" in parsed) {
-      setIssues([parsed.issue]);
-      return;
-    }
-    setBusy(true);
-    try {
+    void run(async () => {
       const ex = await ClassroomApi.createExercise(courseId, {
         lab: Number(lab),
         title: title.trim(),
         instructions,
         preconfigure: preconfigureOf(strip, stripNodes),
-        checks: parsed.value,
+        checks,
       });
       onCreated();
       navigate(`/classroom/exercises/${ex.id}`);
-    } catch (err) {
-      setError(failure(err));
-      if (err instanceof ApiError) setIssues(err.issues);
-    } finally {
-      setBusy(false);
-    }
+    });
   }
 
   // Issues whose path is none of the fields below (e.g. "preconfigure", "template") still show.
@@ -332,11 +346,10 @@ function ExerciseForm({ courseId, onCreated }: { courseId: number; onCreated: ()
           <textarea rows={5} value={instructions} onChange={(e) => setInstructions(e.target.value)} placeholder={"## Goal\nMake **h1** reach h2 through r1."} />
         </label>
         <FieldIssues issues={byField.get("instructions")} />
-        <label className="field">
-          Checks (JSON list; kinds: reach, address, mtu, route, forwarding, capture)
-          <textarea rows={6} value={checks} onChange={(e) => setChecks(e.target.value)} placeholder={CHECKS_EXAMPLE}
-            className={byField.has("checks") ? "invalid" : ""} spellCheck={false} />
-        </label>
+        <div className="field">
+          Checks
+          <ChecksBuilder checks={checks} onChange={setChecks} topology={topology} issues={byField.get("checks")} />
+        </div>
         <FieldIssues issues={byField.get("checks")} />
         <FieldIssues issues={other} />
         <ErrorBox error={issues.length ? "" : error} />

@@ -1,11 +1,13 @@
 // Exercise page: the rendered instructions beside the student's own copy of the
 // lab (state, a picture of it, Start / Reset, Run checks and the results with hints).
 import { useEffect, useMemo, useRef, useState } from "react";
-import { Api, type LabDetail } from "../api";
-import type { Topology } from "../model/types";
-import { Link } from "../router";
+import { Api, ApiError, type LabDetail } from "../api";
+import type { Issue, Topology } from "../model/types";
+import { Link, navigate } from "../router";
 import { ClassroomApi, type Attempt, type CheckRow, type Exercise } from "./api";
-import { ErrorBox, failure, stateBadge, usePolling } from "./common";
+import { ChecksBuilder } from "./ChecksBuilder";
+import { ErrorBox, FieldIssues, failure, stateBadge, usePolling } from "./common";
+import { issuesByField } from "./results";
 import { NODE_H, NODE_W, previewOf } from "./preview";
 import { ago } from "./results";
 
@@ -87,7 +89,7 @@ export function ExercisePage({ id }: { id: string }) {
     <div className="cr-exercise">
       <article className="cr-instructions">
         <div className="small"><Link to={`/classroom/courses/${exercise.course}`}>Course</Link> /</div>
-        <h1>{exercise.title}</h1>
+        <h1>{exercise.title}{!exercise.published && <span className="badge cr-draft" data-testid="draft-badge" title="students do not see this exercise">draft</span>}</h1>
         {exercise.instructions_html ? (
           // instructions_html is rendered by the server with raw HTML disabled in the
           // Markdown parser and then cleaned by nh3 (lab/classroom/services.py
@@ -102,6 +104,7 @@ export function ExercisePage({ id }: { id: string }) {
             <ol className="cr-goals">{exercise.checks.map((c) => <li key={c.index}>{c.title}</li>)}</ol>
           </>
         )}
+        {exercise.manage && <ExerciseEditor exercise={exercise} onSaved={setExercise} />}
       </article>
       <aside className="cr-labpane">
         <div className="cr-labhead">
@@ -166,7 +169,8 @@ function CheckItem({ check }: { check: CheckRow }) {
   );
 }
 
-function TopologyPicture({ doc, state }: { doc: Topology; state: string }) {
+/** A small drawing of a topology (nodes on a grid, links as lines), coloured by state. */
+export function TopologyPicture({ doc, state }: { doc: Topology; state: string }) {
   const p = useMemo(() => previewOf(doc), [doc]);
   const at = new Map(p.nodes.map((n) => [n.name, n]));
   if (p.nodes.length === 0) return <p className="muted">The lab has no nodes.</p>;
@@ -185,5 +189,95 @@ function TopologyPicture({ doc, state }: { doc: Topology; state: string }) {
         </g>
       ))}
     </svg>
+  );
+}
+
+/** The instructor's edit panel of an exercise: title, instructions and checks; a
+ * Duplicate that copies it into the course; Unpublish / Publish. Students never get
+ * it (``manage``). */
+function ExerciseEditor({ exercise, onSaved }: { exercise: Exercise; onSaved: (e: Exercise) => void }) {
+  const [open, setOpen] = useState(false);
+  const [title, setTitle] = useState(exercise.title);
+  const [instructions, setInstructions] = useState(exercise.instructions);
+  const [checks, setChecks] = useState<Record<string, unknown>[]>(exercise.specs ?? []);
+  const [issues, setIssues] = useState<Issue[]>([]);
+  const [error, setError] = useState("");
+  const [busy, setBusy] = useState(false);
+  const byField = useMemo(() => issuesByField(issues), [issues]);
+
+  function start() {
+    setTitle(exercise.title);
+    setInstructions(exercise.instructions);
+    setChecks(exercise.specs ?? []);
+    setIssues([]);
+    setError("");
+    setOpen(true);
+  }
+
+  async function save(e: React.FormEvent) {
+    e.preventDefault();
+    setBusy(true);
+    setIssues([]);
+    setError("");
+    try {
+      onSaved(await ClassroomApi.updateExercise(exercise.id, { title: title.trim(), instructions, checks }));
+      setOpen(false);
+    } catch (err) {
+      setError(failure(err));
+      if (err instanceof ApiError) setIssues(err.issues);
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  async function setPublished(published: boolean) {
+    setError("");
+    try {
+      onSaved(await ClassroomApi.updateExercise(exercise.id, { published }));
+    } catch (err) {
+      setError(failure(err));
+    }
+  }
+
+  async function duplicate() {
+    setError("");
+    try {
+      const copy = await ClassroomApi.duplicateExercise(exercise.id);
+      navigate(`/classroom/exercises/${copy.id}`);
+    } catch (err) {
+      setError(failure(err));
+    }
+  }
+
+  return (
+    <section className="cr-edit" data-testid="exercise-editor">
+      <div className="row-actions cr-left">
+        {!open && <button className="btn" onClick={start} data-testid="edit-exercise">Edit exercise</button>}
+        <button className="btn" onClick={duplicate} data-testid="duplicate-exercise">Duplicate</button>
+        <button className="btn" onClick={() => setPublished(!exercise.published)} data-testid="publish-exercise"
+          title={exercise.published ? "hide it from students; their copies stay theirs" : "show it to the course's students"}>
+          {exercise.published ? "Unpublish" : "Publish"}
+        </button>
+      </div>
+      {open && (
+        <form className="cr-form" onSubmit={save}>
+          <label className="field">Title<input value={title} onChange={(e) => setTitle(e.target.value)} maxLength={200} className={byField.has("title") ? "invalid" : ""} data-testid="edit-title" /></label>
+          <FieldIssues issues={byField.get("title")} />
+          <label className="field">Instructions (Markdown)<textarea rows={6} value={instructions} onChange={(e) => setInstructions(e.target.value)} /></label>
+          <FieldIssues issues={byField.get("instructions")} />
+          <div className="field">
+            Checks <span className="small muted">(changed checks clear the students' results; they run them again)</span>
+            <ChecksBuilder checks={checks} onChange={setChecks} topology={exercise.template as unknown as Topology} issues={byField.get("checks")} />
+          </div>
+          <ErrorBox error={issues.length ? "" : error} />
+          <FieldIssues issues={issues.filter((i) => !["title", "instructions", "checks"].includes(i.path.replace(/[.[].*$/, "")))} />
+          <div className="row-actions cr-left">
+            <button className="btn primary" disabled={busy || !title.trim()} data-testid="save-exercise">{busy ? "Saving…" : "Save"}</button>
+            <button type="button" className="btn ghost" onClick={() => setOpen(false)}>Cancel</button>
+          </div>
+        </form>
+      )}
+      {!open && <ErrorBox error={error} />}
+    </section>
   );
 }

@@ -6,7 +6,8 @@ export interface CourseSummary {
   name: string;
   description: string;
   role: "instructor" | "student";
-  exercises: { id: number; title: string }[];
+  /** Drafts (``published`` false) are listed to the course's instructors only. */
+  exercises: { id: number; title: string; published: boolean }[];
 }
 
 export interface StudentAdded {
@@ -28,9 +29,15 @@ export interface ResultCell {
   passed: boolean;
   last_pass: string | null;
 }
+/** A student's copy of one exercise, with its live state (links of the results table). */
+export interface StudentLab {
+  exercise: number;
+  lab: number;
+  state: string;
+}
 export interface Results {
   columns: ResultColumn[];
-  rows: { student: string; cells: ResultCell[] }[];
+  rows: { student: string; cells: ResultCell[]; labs: StudentLab[] }[];
 }
 
 export interface CheckRow {
@@ -59,6 +66,67 @@ export interface Exercise {
   checks: { index: number; kind: string; title: string }[];
   template: Record<string, unknown>;
   attempt: Attempt | null;
+  /** Whether the caller teaches the exercise's course. */
+  manage: boolean;
+  /** False: a draft, seen by the course's instructors only. */
+  published: boolean;
+  /** The checks as stored (instructors only; null for students). */
+  specs: Record<string, unknown>[] | null;
+}
+export interface ExercisePatch {
+  title?: string;
+  instructions?: string;
+  preconfigure?: Record<string, unknown>;
+  checks?: unknown[];
+  published?: boolean;
+}
+
+/** One lab of a bulk destroy or reset. */
+export interface BulkRow {
+  lab: number;
+  student: string;
+  exercise: number;
+  outcome: "destroying" | "skipped" | "applying" | "deploying" | "refused" | string;
+  code: string;
+  message: string;
+}
+
+export type QuotaName = "concurrent_labs" | "nodes_per_lab" | "labs_owned" | "hours_per_week";
+export type Limits = Record<QuotaName, number | null>;
+export interface CourseQuota {
+  quota: Limits;
+  site: Limits;
+}
+
+/** The checks builder's description of one check kind (lab/classroom/check_forms.py). */
+export interface CheckField {
+  name: string;
+  label: string;
+  type: "node" | "interface" | "text" | "integer" | "boolean" | "choice";
+  required: boolean;
+  default: unknown;
+  min?: number | null;
+  max?: number | null;
+  choices?: string[];
+  formats?: string[];
+  suggestions?: string[];
+}
+export interface CheckForm {
+  kind: string;
+  description: string;
+  fields: CheckField[];
+}
+/** A ready exercise of the catalog (GET /api/classroom/exercise-templates, instructors). */
+export interface ExerciseTemplate {
+  slug: string;
+  title: string;
+  /** The instructions students get (Markdown). */
+  description: string;
+  nodes: number;
+}
+export interface FromTemplateIn {
+  template: string;
+  title?: string;
 }
 export interface ExerciseIn {
   lab: number;
@@ -81,6 +149,7 @@ export interface Reservation {
 export interface Quota {
   concurrent_labs: number | null;
   nodes_per_lab: number | null;
+  labs_owned?: number | null;
   hours_per_week: number | null;
 }
 
@@ -104,4 +173,15 @@ export const ClassroomApi = {
   extend: (id: number, end: string) => api<Reservation>("POST", `/api/reservations/${id}/extend`, { end }),
   cancel: (id: number) => api<Reservation>("DELETE", `/api/reservations/${id}`),
   quota: () => api<Quota>("GET", "/api/quota"),
+  me: () => api<{ can_create_courses: boolean }>("GET", "/api/classroom/me"),
+  checkForms: () => api<CheckForm[]>("GET", "/api/classroom/check-forms"),
+  bulk: (courseId: number, action: "destroy" | "reset", exercise: number | null = null) =>
+    api<BulkRow[]>("POST", `/api/courses/${courseId}/labs/${action}`, { exercise }),
+  courseQuota: (courseId: number) => api<CourseQuota>("GET", `/api/courses/${courseId}/quota`),
+  setCourseQuota: (courseId: number, quota: Limits) => api<CourseQuota>("PUT", `/api/courses/${courseId}/quota`, quota),
+  updateExercise: (id: number, patch: ExercisePatch) => api<Exercise>("PATCH", `/api/exercises/${id}`, patch),
+  duplicateExercise: (id: number, course: number | null = null) => api<Exercise>("POST", `/api/exercises/${id}/duplicate`, { course }),
+  exerciseTemplates: () => api<ExerciseTemplate[]>("GET", "/api/classroom/exercise-templates"),
+  exerciseFromTemplate: (courseId: number, body: FromTemplateIn) =>
+    api<Exercise>("POST", `/api/courses/${courseId}/exercises/from-template`, body),
 };

@@ -1,5 +1,5 @@
 // Small pieces the classroom pages share: error display, 401 handling, polling.
-import { useEffect, useRef } from "react";
+import { useEffect, useRef, useState } from "react";
 import { ApiError } from "../api";
 import { issueText } from "../model/issues";
 import type { Issue } from "../model/types";
@@ -26,6 +26,28 @@ export function usePolling(fn: () => void, ms: number, active = true): void {
     }, ms);
     return () => clearInterval(t);
   }, [ms, active]);
+}
+
+/** A form's submit: `run(fn)` clears the last error and issues, awaits `fn` while `busy`,
+ *  and keeps what a failure said (the server's issues name the fields to mark). */
+export function useSubmit() {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState("");
+  const [issues, setIssues] = useState<Issue[]>([]);
+  async function run(fn: () => Promise<void>): Promise<void> {
+    setError("");
+    setIssues([]);
+    setBusy(true);
+    try {
+      await fn();
+    } catch (err) {
+      setError(failure(err));
+      if (err instanceof ApiError) setIssues(err.issues);
+    } finally {
+      setBusy(false);
+    }
+  }
+  return { busy, error, setError, issues, run };
 }
 
 export function ErrorBox({ error }: { error: string }) {

@@ -3,6 +3,7 @@ import { match } from "../router";
 import { CoursePage, CoursesPage } from "./Dashboard";
 import { ExercisePage } from "./ExercisePage";
 import { ReservationsPage } from "./Reservations";
+import { StudentLabPage } from "./StudentLab";
 import "./classroom.css";
 
 export function ClassroomRoutes({ path }: { path: string }) {
@@ -10,6 +11,8 @@ export function ClassroomRoutes({ path }: { path: string }) {
   if (p === "/reservations" || p === "/classroom/reservations") return <ReservationsPage />;
   const exercise = match("/classroom/exercises/:id", p);
   if (exercise) return <ExercisePage key={exercise.id} id={exercise.id} />;
+  const watched = match("/classroom/labs/:id", p);
+  if (watched) return <StudentLabPage key={watched.id} id={watched.id} />;
   const course = match("/classroom/courses/:id", p);
   if (course) return <CoursePage key={course.id} id={course.id} />;
   if (p === "/classroom" || p === "/classroom/courses") return <CoursesPage />;

@@ -17,6 +17,7 @@ const results: Results = {
         { started: true, lab: 5, passed: false, last_pass: "2026-11-21T09:00:00Z" },
         { started: false, lab: null, passed: false, last_pass: null },
       ],
+      labs: [{ exercise: 1, lab: 5, state: "running" }],
     },
     {
       student: "alan",
@@ -25,12 +26,19 @@ const results: Results = {
         { started: true, lab: 6, passed: true, last_pass: "2026-11-21T10:01:00Z" },
         { started: true, lab: 7, passed: false, last_pass: null },
       ],
+      labs: [
+        { exercise: 1, lab: 6, state: "stopped" },
+        { exercise: 2, lab: 7, state: "deploying" },
+      ],
     },
   ],
 };
 
 describe("shapeResults", () => {
   const shaped = shapeResults(results, new Map([[1, "Routing: basics"], [2, "VXLAN"]]));
+  it("keeps each student's lab copies with their states, for the row's links", () => {
+    expect(shaped.rows.map((r) => r.labs.map((l) => `${l.lab}:${l.state}`))).toEqual([["5:running"], ["6:stopped", "7:deploying"]]);
+  });
   it("groups columns by exercise for the two header rows", () => {
     expect(shaped.groups).toEqual([
       { exercise: 1, title: "Routing: basics", span: 2 },

@@ -1,6 +1,6 @@
 // Shaping the course results table and the instructor's forms: pure functions.
 import type { Issue } from "../model/types";
-import type { ResultCell, ResultColumn, Results } from "./api";
+import type { ResultCell, ResultColumn, Results, StudentLab } from "./api";
 
 export interface HeaderGroup {
   exercise: number;
@@ -15,6 +15,8 @@ export interface ShapedRow {
   cells: ResultCell[];
   passed: number;
   total: number;
+  /** The student's copies, one per exercise started, with their live state. */
+  labs: StudentLab[];
 }
 export interface ShapedResults {
   groups: HeaderGroup[];
@@ -48,7 +50,7 @@ export function shapeResults(results: Results, exerciseTitles: Map<number, strin
         column_passes[i]++;
       }
     });
-    return { student: r.student, cells: r.cells, passed, total: r.cells.length };
+    return { student: r.student, cells: r.cells, passed, total: r.cells.length, labs: r.labs ?? [] };
   });
   return { groups, columns, rows, column_passes };
 }

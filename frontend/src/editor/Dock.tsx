@@ -6,6 +6,7 @@ import { issueTarget, issueText } from "../model/issues";
 import type { Issue, Topology } from "../model/types";
 import type { CounterSample } from "./context";
 import type { Selection } from "./Properties";
+import { clampFloat, clampHeight, consoleWindowPath, loadLayout, saveLayout, type DockLayout } from "./dockLayout";
 // xterm.js and uPlot load on first use: the editor itself opens faster without them.
 const ConsoleTerminal = lazy(() => import("./Terminal").then((m) => ({ default: m.ConsoleTerminal })));
 const InterfaceStats = lazy(() => import("./Sparklines").then((m) => ({ default: m.InterfaceStats })));
@@ -261,12 +262,99 @@ export function Dock(props: {
     ...props.consoles.map((n) => ({ id: `console:${n}` as DockTab, label: `⌨ ${n}` })),
   ];
   const statsId = props.focusIface ? `${props.focusIface.node}:${props.focusIface.iface}` : "";
+  const [layout, setLayoutState] = useState<DockLayout>(loadLayout);
+  const setLayout = (f: (l: DockLayout) => DockLayout) =>
+    setLayoutState((l) => {
+      const next = f(l);
+      saveLayout(next);
+      return next;
+    });
+  // Dragging the docked panel's top edge sets its height; dragging a floating panel's
+  // tab bar moves it. Pointer capture keeps the drag when the pointer outruns the edge.
+  const drag = useRef<{ y0: number; x0: number; start: DockLayout } | null>(null);
+  const begin = (e: React.PointerEvent) => {
+    if (e.button !== 0) return;
+    (e.currentTarget as HTMLElement).setPointerCapture(e.pointerId);
+    drag.current = { x0: e.clientX, y0: e.clientY, start: layout };
+  };
+  const resizeMove = (e: React.PointerEvent) => {
+    const d = drag.current;
+    if (d) setLayout((l) => ({ ...l, height: clampHeight(d.start.height + d.y0 - e.clientY, window.innerHeight) }));
+  };
+  const floatMove = (e: React.PointerEvent) => {
+    const d = drag.current;
+    if (d) setLayout((l) => clampFloat({ ...l, x: d.start.x + e.clientX - d.x0, y: d.start.y + e.clientY - d.y0 }, window.innerWidth, window.innerHeight));
+  };
+  const end = () => {
+    drag.current = null;
+  };
+  // A floating panel resized with its corner (CSS resize) keeps that size.
+  const floating = useRef<HTMLElement>(null);
+  useEffect(() => {
+    const el = floating.current;
+    if (!layout.detached || !props.open || !el) return; // closed: keep the size it had
+    const ro = new ResizeObserver(() => {
+      const { width, height } = el.getBoundingClientRect();
+      setLayout((l) => (Math.abs(l.width - width) < 2 && Math.abs(l.floatHeight - height) < 2 ? l : { ...l, width: Math.round(width), floatHeight: Math.round(height) }));
+    });
+    ro.observe(el);
+    return () => ro.disconnect();
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [layout.detached, props.open]);
+  const style: React.CSSProperties | undefined = layout.detached
+    ? { left: layout.x, top: layout.y, width: layout.width, height: props.open ? layout.floatHeight : undefined }
+    : props.open
+      ? { height: layout.height }
+      : undefined;
+  const popOut = (node: string) => {
+    // Its own window: a console beside the canvas, or on a second screen. The dock's
+    // console closes, so one node has one console session per page.
+    window.open(consoleWindowPath(props.labId, node), `topolab-console-${props.labId}-${node}`, "popup,width=820,height=520");
+    props.onCloseConsole(node);
+  };
   return (
-    <section className={`dock ${props.open ? "open" : "closed"}`}>
-      <div className="dock-tabs" role="tablist">
+    <section
+      ref={floating}
+      className={`dock ${props.open ? "open" : "closed"} ${layout.detached ? "detached" : ""}`}
+      style={style}
+      data-testid="dock"
+      aria-label="Bottom panel"
+    >
+      {!layout.detached && props.open && (
+        <div
+          className="dock-resize"
+          role="separator"
+          aria-orientation="horizontal"
+          aria-label="Resize the bottom panel"
+          aria-valuenow={layout.height}
+          tabIndex={0}
+          data-testid="dock-resize"
+          onPointerDown={begin}
+          onPointerMove={resizeMove}
+          onPointerUp={end}
+          onPointerCancel={end}
+          onKeyDown={(e) => {
+            const step = e.key === "ArrowUp" ? 20 : e.key === "ArrowDown" ? -20 : 0;
+            if (!step) return;
+            e.preventDefault();
+            setLayout((l) => ({ ...l, height: clampHeight(l.height + step, window.innerHeight) }));
+          }}
+        />
+      )}
+      <div
+        className="dock-tabs"
+        role="tablist"
+        onPointerDown={(e) => layout.detached && (e.target as HTMLElement).classList.contains("dock-grip") && begin(e)}
+        onPointerMove={layout.detached ? floatMove : undefined}
+        onPointerUp={end}
+        onPointerCancel={end}
+      >
         {tabs.map((t) => (
           <button key={t.id} role="tab" aria-selected={props.tab === t.id} className={`dock-tab ${props.tab === t.id ? "active" : ""} ${t.id === "issues" && props.issues.length ? "alert" : ""}`} onClick={() => props.onTab(t.id)}>
             {t.label}
+            {t.id.startsWith("console:") && (
+              <span className="pop-out" role="button" aria-label={`Open ${t.id.slice(8)}'s console in its own window`} title="Open in its own window" onClick={(e) => { e.stopPropagation(); popOut(t.id.slice(8)); }}>↗</span>
+            )}
             {t.id.startsWith("console:") && (
               <span className="close" onClick={(e) => { e.stopPropagation(); props.onCloseConsole(t.id.slice(8)); }}>×</span>
             )}
@@ -276,7 +364,15 @@ export function Dock(props: {
           <option value="">+ console…</option>
           {props.doc.nodes.map((n) => <option key={n.name} value={n.name}>{n.name}</option>)}
         </select>
-        <div className="spacer" />
+        <div className={`spacer ${layout.detached ? "dock-grip" : ""}`} title={layout.detached ? "Drag to move the panel" : undefined} />
+        <button
+          className="btn icon"
+          data-testid="dock-detach"
+          onClick={() => setLayout((l) => clampFloat({ ...l, detached: !l.detached }, window.innerWidth, window.innerHeight))}
+          title={layout.detached ? "Dock under the canvas" : "Detach: float over the canvas"}
+        >
+          {layout.detached ? "⊟" : "⧉"}
+        </button>
         <button className="btn icon" onClick={props.onToggle} title={props.open ? "Hide" : "Show"}>{props.open ? "▾" : "▴"}</button>
       </div>
       <div className="dock-body" hidden={!props.open}>

@@ -1,7 +1,18 @@
 // Asks before an imported file replaces the lab's design: what is there, what comes,
 // and what it means for a running lab.
 import { useEffect, useRef } from "react";
+import { api } from "../api";
 import type { Topology } from "../model/types";
+
+/** The size the server takes (lab/topology/archive.py ARCHIVE_MAX_BYTES). */
+export const ARCHIVE_MAX_BYTES = 2 * 1024 * 1024;
+
+/** Import a containerlab lab folder sent as a .tar.gz or .zip; its binds become node files. */
+export async function importArchive(file: File): Promise<{ topology: Topology; warnings: string[] }> {
+  if (file.size > ARCHIVE_MAX_BYTES) throw new Error(`${file.name} is larger than ${ARCHIVE_MAX_BYTES / 1024 / 1024} MiB`);
+  const typed = new Blob([file], { type: /\.zip$/i.test(file.name) ? "application/zip" : "application/gzip" });
+  return api("POST", "/api/topology/import/archive", typed);
+}
 
 export interface PendingImport {
   file: string;

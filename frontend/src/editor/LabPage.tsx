@@ -35,9 +35,21 @@ import { Properties, type Selection } from "./Properties";
 import { Dock, type DockTab } from "./Dock";
 import { importFile, exportImage } from "./files";
 import { ImportDialog, type PendingImport } from "./ImportDialog";
+import { PendingChanges } from "./PendingChanges";
 import { ContextMenu, type MenuState } from "./ContextMenu";
 import { linkSettings, parseMtu, parseTcRate, settingText, type KernelEnd } from "../model/applied";
 import { linkEndpoints } from "../model/types";
+import { AnnotationContext, AnnotationNode, annotationNodes, type AnnotationActions, type AnnotationData } from "./Annotations";
+import { AnnotationProperties, MultiNodeProperties } from "./SelectionPanel";
+import { ADDRESSES_OFF, AddressContext, type AddressView } from "./addressView";
+import * as notes_ from "../model/annotations";
+import type { AnnotationKind } from "../model/types";
+
+// The network's node types plus the editor's notes and shapes (a constant: React Flow
+// warns, and redraws everything, when nodeTypes changes identity).
+const canvasNodeTypes = { ...nodeTypes, note: AnnotationNode };
+// Shift-click adds to the selection (as in GNS3 and CML); Ctrl/Cmd-click too.
+const MULTI_SELECT_KEYS = ["Shift", "Meta", "Control"];
 
 const SAVE_DELAY_MS = 700;
 const HISTORY_SAMPLES = 300; // 5 minutes at 1 Hz
@@ -73,6 +85,8 @@ function LabEditor({ labId }: { labId: string }) {
   const [dockTab, setDockTab] = useState<DockTab>("issues");
   const [dockOpen, setDockOpen] = useState(true);
   const [far, setFar] = useState(false); // zoomed out: hide interface labels
+  // The "Addresses" toggle: every interface's addresses and every link's subnets.
+  const [showAddresses, setShowAddresses] = useState(() => localStorage.getItem("topolab.addresses") === "1");
   // Live state: the lab's own state (never a deployment's), the running deployment's
   // action and progress, and the revision the lab host runs with its node names.
   const [state, setState] = useState("");
@@ -87,6 +101,7 @@ function LabEditor({ labId }: { labId: string }) {
   const [journeyPreset, setJourneyPreset] = useState<{ src: string; n: number } | null>(null);
   const [auto, setAuto] = useState<AutoAddressing | null>(null);
   const [pendingImport, setPendingImport] = useState<PendingImport | null>(null);
+  const [confirmApply, setConfirmApply] = useState(false); // the pending-changes dialog
   // Once the websocket has spoken, it alone says the lab's state: the page's first GET
   // may answer after it with an older reading (and the page then stayed on "deploying").
   const liveSeen = useRef(false);
@@ -314,15 +329,24 @@ function LabEditor({ labId }: { labId: string }) {
   // ---- graph ---------------------------------------------------------------
   const graph = useMemo(() => topologyToGraph(doc), [doc]);
   const [rfNodes, setRfNodes] = useState<RFNode[]>([]);
+  const selectNext = useRef<string | null>(null);
   useEffect(() => {
     setRfNodes((prev) => {
-      const selected = new Set(prev.filter((n) => n.selected).map((n) => n.id));
-      return graph.nodes.map((n) => ({
-        ...n,
-        selected: selected.has(n.id),
-        draggable: n.type === "device",
-      })) as RFNode[];
+      // A note or shape just added is selected alone (its properties show at once).
+      const selected = selectNext.current ? new Set([selectNext.current]) : new Set(prev.filter((n) => n.selected).map((n) => n.id));
+      selectNext.current = null;
+      // Notes and shapes first: drawn under the network.
+      return [
+        ...annotationNodes(doc, selected),
+        ...(graph.nodes.map((n) => ({
+          ...n,
+          selected: selected.has(n.id),
+          draggable: n.type === "device",
+        })) as RFNode[]),
+      ];
     });
+    // doc.annotations is part of graph.meta: graph changes whenever they do.
+    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [graph]);
   const rfEdges = useMemo(
     () =>
@@ -351,11 +375,14 @@ function LabEditor({ labId }: { labId: string }) {
   const onNodeDragStop = useCallback(
     (_: unknown, __: RFNode, dragged: RFNode[]) => {
       const moves = new Map<string, { x: number; y: number }>();
+      const noteMoves = new Map<number, { x: number; y: number }>();
       for (const n of dragged) {
+        if (n.type === "note") noteMoves.set((n.data as AnnotationData).index, n.position);
         if (n.type !== "device") continue;
         moves.set((n.data as DeviceData).node.name, n.position);
       }
-      if (moves.size) commit((d) => edit.moveNodes(d, moves));
+      // One drag, one undo step, whatever mix of nodes and notes it moved.
+      if (moves.size || noteMoves.size) commit((d) => notes_.moveAnnotations(moves.size ? edit.moveNodes(d, moves) : d, noteMoves));
     },
     [commit],
   );
@@ -452,8 +479,9 @@ function LabEditor({ labId }: { labId: string }) {
       const n = graph.nodes.find((g) => g.id === id);
       if (n?.type === "attach") linkIdx.add((n.data as AttachData).index);
     }
-    if (!names.length && !linkIdx.size) return;
-    commit((d) => edit.deleteElements(d, names, [...linkIdx]));
+    const noteIdx = selection.nodes.map(notes_.annotationIndex).filter((i): i is number => i !== null);
+    if (!names.length && !linkIdx.size && !noteIdx.length) return;
+    commit((d) => notes_.removeAnnotations(edit.deleteElements(d, names, [...linkIdx]), noteIdx));
     setSelection({ nodes: [], edges: [] });
   }, [selection, graph, selectedNames, commit]);
 
@@ -652,6 +680,33 @@ function LabEditor({ labId }: { labId: string }) {
   );
   const notes = useMemo(() => editorNotes(doc), [doc]);
 
+  // ---- annotations, addresses and multi-selection (issue 15, feature 3) -------------
+  const annotationActions: AnnotationActions = useMemo(
+    () => ({
+      onText: (i, text) => commit((d) => notes_.setAnnotationText(d, i, text)),
+      onResize: (i, b) => commit((d) => notes_.updateAnnotation(d, i, { position: { x: b.x, y: b.y }, width: b.width, height: b.height })),
+    }),
+    [commit],
+  );
+  const addressView: AddressView = useMemo(() => (showAddresses ? { show: true, doc, auto } : ADDRESSES_OFF), [showAddresses, doc, auto]);
+  const addAnnotation = (kind: AnnotationKind) => {
+    const r = wrapper.current?.getBoundingClientRect();
+    const at = r ? flow.screenToFlowPosition({ x: r.left + r.width / 2, y: r.top + r.height / 3 }) : { x: 0, y: 0 };
+    selectNext.current = notes_.annotationId(notes_.annotations(doc).length);
+    commit((d) => notes_.addAnnotation(d, kind, at).doc);
+  };
+  const deviceSelected = selection.nodes.filter((id) => graph.nodes.some((g) => g.id === id && g.type === "device"));
+  const noteSelected = selection.nodes.map(notes_.annotationIndex).filter((i): i is number => i !== null);
+  const oneNote = noteSelected.length === 1 && selection.nodes.length === 1 && !selection.edges.length ? notes_.annotations(doc)[noteSelected[0]] : undefined;
+  let sidePanel: React.ReactNode = null;
+  if (oneNote) sidePanel = <AnnotationProperties annotation={oneNote} index={noteSelected[0]} onChange={commit} onDelete={deleteSelection} />;
+  else if (deviceSelected.length > 1) {
+    const names = deviceSelected.map(nameOf).filter((n): n is string => !!n);
+    sidePanel = <MultiNodeProperties doc={doc} names={names} onChange={commit} onDelete={deleteSelection} />;
+  }
+  // Properties knows nodes, attachments and links; notes are not its business.
+  const propsSelection = noteSelected.length ? { nodes: selection.nodes.filter((id) => notes_.annotationIndex(id) === null), edges: selection.edges } : selection;
+
   if (loadError) {
     return (
       <div className="page">
@@ -669,6 +724,8 @@ function LabEditor({ labId }: { labId: string }) {
 
   return (
     <ViewContext.Provider value={view}>
+      <AddressContext.Provider value={addressView}>
+      <AnnotationContext.Provider value={annotationActions}>
       <CountersContext.Provider value={latest}>
       <div className="editor">
         <header className="topbar">
@@ -691,12 +748,29 @@ function LabEditor({ labId }: { labId: string }) {
             <button className="btn icon" title="Auto-layout (L)" onClick={layout}>⊞</button>
             <button className="btn icon" title="Zoom to fit (F)" onClick={fit}>⤢</button>
           </div>
+          <div className="tool-group" role="group" aria-label="Annotate">
+            <button className="btn icon" title="Add a note" data-testid="add-note" onClick={() => addAnnotation("note")}>✎</button>
+            <button className="btn icon" title="Add a rectangle" data-testid="add-rect" onClick={() => addAnnotation("rect")}>▭</button>
+            <button className="btn icon" title="Add an ellipse" data-testid="add-ellipse" onClick={() => addAnnotation("ellipse")}>◯</button>
+            <label className="btn toggle-addresses" title="Show every interface's addresses and every link's subnets on the canvas">
+              <input
+                type="checkbox"
+                data-testid="show-addresses"
+                checked={showAddresses}
+                onChange={(e) => {
+                  setShowAddresses(e.target.checked);
+                  localStorage.setItem("topolab.addresses", e.target.checked ? "1" : "0");
+                }}
+              />
+              Addresses
+            </label>
+          </div>
           <div className="tool-group">
-            <label className="btn" title="Open a JSON, YAML or containerlab (.clab.yml) file">
+            <label className="btn" title="Open a JSON, YAML or containerlab (.clab.yml) file, or a lab folder as .tar.gz/.zip">
               Open…
               <input
                 type="file"
-                accept=".json,.yaml,.yml"
+                accept=".json,.yaml,.yml,.tar.gz,.tgz,.zip"
                 hidden
                 disabled={!lab} // an import before the lab has loaded would be overwritten by it
                 data-testid="import-file"
@@ -731,10 +805,22 @@ function LabEditor({ labId }: { labId: string }) {
               {stateLabel(state, deployAction)}
             </span>
             <span className={`live-dot ${connected ? "on" : ""}`} title={connected ? "live" : "not connected"} />
-            <button className="btn primary" data-testid="deploy-button" disabled={!controls.primaryEnabled || save === "invalid"} onClick={() => action(controls.primary)}>
+            <button className="btn primary" data-testid="deploy-button" disabled={!controls.primaryEnabled || save === "invalid"} onClick={() => (controls.primary === "apply" ? setConfirmApply(true) : action(controls.primary))}>
               {controls.primaryLabel}
             </button>
             <button className="btn danger" disabled={!controls.destroyEnabled} onClick={() => action("destroy")}>Destroy</button>
+            {/* Apply shows what it will create, remove and change first (feature 4 of issue 15). */}
+            {confirmApply && (
+              <PendingChanges
+                running={appliedDoc}
+                draft={doc}
+                onApply={() => {
+                  setConfirmApply(false);
+                  action("apply");
+                }}
+                onCancel={() => setConfirmApply(false)}
+              />
+            )}
           </div>
         </header>
 
@@ -755,7 +841,8 @@ function LabEditor({ labId }: { labId: string }) {
             <ReactFlow
               nodes={rfNodes}
               edges={rfEdges}
-              nodeTypes={nodeTypes}
+              nodeTypes={canvasNodeTypes}
+              multiSelectionKeyCode={MULTI_SELECT_KEYS}
               edgeTypes={edgeTypes}
               onNodesChange={onNodesChange}
               onNodeDragStop={onNodeDragStop}
@@ -782,8 +869,9 @@ function LabEditor({ labId }: { labId: string }) {
               onMove={(_, vp) => setFar(vp.zoom < 0.55)}
               onlyRenderVisibleElements={doc.nodes.length > 300}
               proOptions={{ hideAttribution: true }}
+              colorMode="system" // dark mode follows the system setting, as the page's CSS does
             >
-              <Background gap={24} size={1} color="#d4dae3" />
+              <Background gap={24} size={1} color="var(--grid)" />
               <Controls showInteractive={false} />
               {doc.nodes.length > 0 && <MiniMap pannable zoomable nodeStrokeWidth={3} style={{ width: 160, height: 110 }} />}
             </ReactFlow>
@@ -806,10 +894,11 @@ function LabEditor({ labId }: { labId: string }) {
               onCancel={() => setPendingImport(null)}
             />
           )}
-          <Properties
+          {sidePanel ?? <Properties
+            labId={labId}
             doc={doc}
             graph={graph}
-            selection={selection}
+            selection={propsSelection}
             issues={readable}
             notes={notes}
             auto={auto}
@@ -822,7 +911,7 @@ function LabEditor({ labId }: { labId: string }) {
             }}
             onStats={(node, iface) => view.onInterfaceClick(node, iface)}
             onSelectElement={(ids) => setSelection(ids)}
-          />
+          />}
         </div>
         <Dock
           open={dockOpen}
@@ -870,6 +959,8 @@ function LabEditor({ labId }: { labId: string }) {
         />
       </div>
       </CountersContext.Provider>
+      </AnnotationContext.Provider>
+      </AddressContext.Provider>
     </ViewContext.Provider>
   );
 }

@@ -7,6 +7,8 @@ import * as edit from "../model/edit";
 import { parseRoutes } from "./routes";
 import { humanPath, issueTarget } from "../model/issues";
 import type { AutoAddressing } from "../api";
+import { Conditioning } from "./Conditioning";
+import { NodeFiles } from "./NodeFiles";
 import type { Interface, Issue, Link, MacvlanMode, Route, Topology, TopoNode, VethLink, VxlanLink } from "../model/types";
 
 export interface Selection {
@@ -88,6 +90,8 @@ function InterfaceEditor(props: {
   onToggle: () => void;
   onChange: Commit;
   onStats: () => void;
+  /** The lab, for the conditioning panel (absent: no panel). */
+  labId?: string;
 }) {
   const { node, iface, onChange } = props;
   const set = (patch: Partial<Interface>) =>
@@ -130,6 +134,9 @@ function InterfaceEditor(props: {
           {props.issues.filter((i) => !/\.(name|addresses|mtu|mac|bridge)/.test(i.path.split(`.interfaces[${props.index}]`)[1] ?? "")).map((i, k) => (
             <div className="field-issue" key={k}>{i.message}</div>
           ))}
+          {props.labId && !props.unconnected && (
+            <Conditioning labId={props.labId} node={node.name} iface={iface.name} mtu={iface.mtu ?? null} onSaved={(v) => set({ netem: v.netem, rate_mbit: v.rate_mbit, up: v.up })} />
+          )}
         </div>
       )}
     </div>
@@ -150,6 +157,7 @@ function NodeProps(props: {
   onChange: Commit;
   onOpenConsole: (n: string) => void;
   onStats: (n: string, i: string) => void;
+  labId?: string;
 }) {
   const { node, onChange } = props;
   const [open, setOpen] = useState<string | null>(props.focus);
@@ -214,8 +222,10 @@ function NodeProps(props: {
           onToggle={() => setOpen(open === iface.name ? null : iface.name)}
           onChange={onChange}
           onStats={() => props.onStats(node.name, iface.name)}
+          labId={props.labId}
         />
       ))}
+      <NodeFiles node={node} labId={props.labId} onChange={(files) => set({ files })} />
       <Field label="Description" name="node-description" multiline value={node.description ?? ""} onCommit={(v) => set({ description: v })} />
     </div>
   );
@@ -342,6 +352,8 @@ export function Properties(props: {
   onOpenConsole: (node: string) => void;
   onStats: (node: string, iface: string) => void;
   onSelectElement: (s: Selection) => void;
+  /** The lab being edited: its interfaces then show their live conditioning. */
+  labId?: string;
 }) {
   const { doc, graph, selection } = props;
   let body: React.ReactNode;
@@ -362,6 +374,7 @@ export function Properties(props: {
         onChange={props.onChange}
         onOpenConsole={props.onOpenConsole}
         onStats={props.onStats}
+        labId={props.labId}
       />
     );
   } else if (gnode?.type === "attach" || edgeIdSel) {

@@ -3,6 +3,7 @@ import { getNodesBounds, getViewportForBounds, type Node as RFNode } from "@xyfl
 import { toPng, toSvg } from "html-to-image";
 import { load as loadYaml } from "js-yaml";
 import { Api } from "../api";
+import { importArchive } from "./ImportDialog";
 
 /** Which import format a file is: by its name, then by a look at its content. */
 export function detectFormat(name: string, text: string): "json" | "yaml" | "clab" {
@@ -20,6 +21,8 @@ export function detectFormat(name: string, text: string): "json" | "yaml" | "cla
 }
 
 export async function importFile(file: File) {
+  // A lab folder (a .clab.yml with the files its binds name) as one archive.
+  if (/\.(tar\.gz|tgz|zip)$/i.test(file.name)) return importArchive(file);
   const text = await file.text();
   return Api.importTopology(detectFormat(file.name, text), text);
 }

@@ -5,6 +5,8 @@ import type { AttachData, DeviceData, EdgeData } from "../model/convert";
 import { linkEndpoints, type Link } from "../model/types";
 import { CountersContext, ViewContext } from "./context";
 import { hasKernelState } from "../model/labState";
+import { AddressContext } from "./addressView";
+import { linkSubnets, nodeAddressLines } from "../model/addresses";
 
 const ICON: Record<string, string> = {
   host: "M4 5h16v10H4z M9 19h6 M12 15v4",
@@ -26,6 +28,7 @@ function issueTitle(list: { message: string; hint?: string }[] | undefined): str
 
 export const DeviceNode = memo(function DeviceNode({ id, data, selected }: NodeProps) {
   const view = useContext(ViewContext);
+  const addrs = useContext(AddressContext);
   const node = (data as DeviceData).node;
   const issues = view.issues.get(id);
   const journey = view.journeyNode === node.name;
@@ -55,6 +58,18 @@ export const DeviceNode = memo(function DeviceNode({ id, data, selected }: NodeP
       {view.state && <span className="state-dot" />}
       {issues && <span className="issue-mark" aria-label={`${issues.length} issue(s)`}>!</span>}
       <Handle type="source" position={Position.Right} className="handle" />
+      {addrs.show && (
+        <div className="device-addrs" data-testid="node-addresses">
+          {nodeAddressLines(node, addrs.auto).map((l) => (
+            <div key={l.iface}>
+              <b>{l.iface}</b>{" "}
+              {l.addresses.map((a) => (
+                <span key={a.address} className={a.auto ? "auto-addr" : undefined}>{a.address} </span>
+              ))}
+            </div>
+          ))}
+        </div>
+      )}
     </div>
   );
 });
@@ -124,6 +139,7 @@ export const LinkEdge = memo(function LinkEdge(raw: EdgeProps) {
   const data = props.data as EdgeData;
   const view = useContext(ViewContext);
   const latest = useContext(CountersContext);
+  const addrs = useContext(AddressContext);
   const [path] = getStraightPath({ sourceX, sourceY, targetX, targetY });
   const link = data.link;
   const eps = link ? linkEndpoints(link) : [];
@@ -171,6 +187,11 @@ export const LinkEdge = memo(function LinkEdge(raw: EdgeProps) {
       {!issues && bps > 0 && <title>{formatBps(bps)}</title>}
       {label(0.25, eps[0])}
       {label(0.75, eps[1])}
+      {addrs.show && addrs.doc && data.index !== undefined && (
+        <text x={(sourceX + targetX) / 2} y={(sourceY + targetY) / 2 + 14} className="subnet-label" textAnchor="middle" data-testid="link-subnet">
+          {linkSubnets(addrs.doc, data.index, addrs.auto).join("  ")}
+        </text>
+      )}
     </g>
   );
 });

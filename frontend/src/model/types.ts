@@ -99,6 +99,17 @@ export interface Addressing {
   routes?: boolean;
 }
 
+/** A note or shape the editor draws beside the network (schema.py `Annotation`). */
+export type AnnotationKind = "note" | "rect" | "ellipse";
+export interface Annotation {
+  kind: AnnotationKind;
+  position: { x: number; y: number }; // a shape's top-left corner
+  width?: number | null; // shapes: 8 to 20000
+  height?: number | null;
+  text?: string; // a note's text (required), a shape's label
+  color?: string | null; // #rrggbb
+}
+
 export interface Topology {
   schema_version?: 1;
   name: string;
@@ -106,6 +117,7 @@ export interface Topology {
   nodes: TopoNode[];
   links: Link[];
   addressing?: Addressing;
+  annotations?: Annotation[];
   [extra: string]: unknown;
 }
 

@@ -56,6 +56,13 @@ export function DemosPage() {
           <div className="card demo" key={d.slug} data-demo={d.slug}>
             <h3>{d.title}</h3>
             <p>{d.summary}</p>
+            {!!d.needs?.length && (
+              <p>
+                <span className="chip-unlinked" data-testid="demo-needs" title="no lab host that is up has these kernel modules: opening works, deploying fails">
+                  needs {d.needs.join(", ")}
+                </span>
+              </p>
+            )}
             {(d.explanation_html || d.explanation) && (
               <details>
                 <summary>How it works</summary>

@@ -4,6 +4,7 @@
     python manage.py topolab deploy FILE --user USERNAME
     python manage.py topolab destroy NAME
     python manage.py topolab inspect NAME
+    python manage.py topolab service NAME NODE SERVICE start|stop|restart|status
     python manage.py topolab cleanup --lab KEY | --orphans
 
 NAME is a topology name or lab key (``naming.lab_key`` turns one into the other).
@@ -116,6 +117,13 @@ class Command(BaseCommand):
         exe.add_argument("name", help="the lab, as inspect takes it")
         exe.add_argument("node")
         exe.add_argument("argv", nargs=argparse.REMAINDER)
+        svc = sub.add_parser(
+            "service", help="start, stop or restart a node's service, or show its status and log"
+        )
+        svc.add_argument("name", help="the lab, as inspect takes it")
+        svc.add_argument("node")
+        svc.add_argument("service", help="frr, dnsmasq, iperf3 or http")
+        svc.add_argument("op", choices=["start", "stop", "restart", "status"])
         cle = sub.add_parser("cleanup", help="remove one lab, or every lab not listed as live")
         group = cle.add_mutually_exclusive_group(required=True)
         group.add_argument("--lab")
@@ -145,6 +153,12 @@ class Command(BaseCommand):
                 argv = list(options["argv"])
                 argv = argv[1:] if argv[:1] == ["--"] else argv
                 raise SystemExit(self._exec(_key(options["name"]), options["node"], argv))
+            elif action == "service":
+                raise SystemExit(
+                    self._service(
+                        _key(options["name"]), options["node"], options["service"], options["op"]
+                    )
+                )
             elif action == "cleanup":
                 if options.get("lab"):
                     result = engine.destroy(_key(options["lab"]))
@@ -178,7 +192,7 @@ class Command(BaseCommand):
                 (self.stderr if report.error else self.stdout).write(line)
         self.stdout.write(
             f"lab {result.lab}: {len(result.plan)} ops applied, "
-            f"{len(result.state.namespaces)} nodes running"
+            f"{len(result.state.namespaces) if result.state else 0} nodes running"
         )
 
     def _deploy_for(self, path: Path, username: str) -> None:
@@ -226,6 +240,30 @@ class Command(BaseCommand):
         full = engine.exec_argv(key, node, argv)
         self.stdout.flush()
         return subprocess.run(full, env=sandbox.environment(), check=False).returncode
+
+    def _service(self, key: str, node: str, service: str, op: str) -> int:
+        """Act on a node's service as this host last deployed the node; print its state.
+
+        Returns 0 when the service ends in the state asked for (``running`` after start
+        or restart, ``stopped`` after stop, ``running`` for status), else 1.
+
+        Raises:
+            CommandError: the node has no software on this host, or the host refused.
+        """
+        from worker import node_services
+
+        document = node_services.recorded_node_document(key, node)
+        if document is None:
+            raise CommandError(f"lab {key} has no node {node} with services on this host")
+        try:
+            status = node_services.control_service(key, node, document, service, op)
+        except node_services.NodeControlError as exc:
+            raise CommandError(f"{exc.code}: {exc.message}") from None
+        message = f" ({status['message']})" if status["message"] else ""
+        self.stdout.write(f"{node} {service}: {status['state']}{message}")
+        if op == "status" and status["log"]:
+            self.stdout.write(status["log"].rstrip("\n"))
+        return 0 if status["state"] == ("stopped" if op == "stop" else "running") else 1
 
     def _inspect(self, key: str, as_json: bool) -> None:
         from worker import engine

@@ -85,3 +85,23 @@ def test_too_many_links_and_interfaces() -> None:
         ("nodes[1].interfaces", "limit.too_many_interfaces"),
         ("nodes[2].interfaces", "limit.too_many_interfaces"),
     }
+
+
+def _star_switch(ports: int) -> dict[str, object]:
+    return {
+        "name": "star",
+        "nodes": [
+            {"name": "s", "kind": "switch", "interfaces": [{"name": f"p{i}"} for i in range(ports)]}
+        ],
+    }
+
+
+def test_default_switch_takes_a_star_of_the_largest_lab() -> None:
+    # 499 hosts on one switch: the largest lab the default node limit allows, as a star.
+    assert len(load_topology(_star_switch(499)).nodes[0].interfaces) == 499
+
+
+def test_default_interfaces_stop_at_the_bridge_port_limit() -> None:
+    # A Linux bridge takes at most 1024 ports; one more is refused at validation.
+    assert len(load_topology(_star_switch(1024)).nodes[0].interfaces) == 1024
+    assert issues_of(_star_switch(1025)) == [("nodes[0].interfaces", "limit.too_many_interfaces")]
