@@ -13,10 +13,11 @@ import os
 from celery import Celery
 
 from lab import wire
+from worker.locks import redis_url
 
 CONTROL_QUEUE = wire.CONTROL_QUEUE
 QUEUE_PREFIX = wire.HOST_QUEUE_PREFIX
-REDIS_URL = os.environ.get("TOPOLAB_REDIS_URL", "redis://127.0.0.1:6379/0")
+REDIS_URL = redis_url()
 BROKER_URL = os.environ.get("TOPOLAB_BROKER_URL", REDIS_URL)
 RESULT_BACKEND = os.environ.get("TOPOLAB_RESULT_BACKEND", REDIS_URL)
 # A deploy of a few hundred nodes takes well under a minute; the hard limit only

@@ -63,13 +63,17 @@ def failure_fields(exc: BaseException) -> dict[str, Any]:
     return {"code": "deploy.error", "message": f"{type(exc).__name__}: {exc}"}
 
 
-def _fence_key(order: wire.PartOrder) -> str:
-    return f"{FENCE_PREFIX}{order.key}@{order.host}"
+def _fence_key(key: str, host: str) -> str:
+    return f"{FENCE_PREFIX}{key}@{host}"
 
 
-def _fence(order: wire.PartOrder) -> tuple[int, bool]:
-    """The newest deployment run on this part here, and whether it finished."""
-    value = client().get(_fence_key(order))
+def fence(key: str, host: str) -> tuple[int, bool]:
+    """The newest deployment run on lab ``key``'s part on ``host``, and whether it finished.
+
+    Raises:
+        redis.RedisError: Redis is unreachable.
+    """
+    value = client().get(_fence_key(key, host))
     if value is None:
         return 0, False
     number, _, state = value.decode().partition(":")
@@ -83,19 +87,18 @@ def _pass_fence(order: wire.PartOrder) -> tuple[bool, bool]:
     ``again`` when this very deployment finished here before (a redelivered or
     re-sent order: it converges again, but exec lines do not run twice).
     """
-    newest, finished = _fence(order)
+    newest, finished = fence(order.key, order.host)
     if newest > order.deployment:
         return False, False
     again = newest == order.deployment and finished
     if not again:
-        client().set(_fence_key(order), str(order.deployment), ex=FENCE_TTL)
+        client().set(_fence_key(order.key, order.host), str(order.deployment), ex=FENCE_TTL)
     return True, again
 
 
 def _finish_fence(order: wire.PartOrder) -> None:
-    newest, _ = _fence(order)
-    if newest == order.deployment:
-        client().set(_fence_key(order), f"{order.deployment}:done", ex=FENCE_TTL)
+    # Under the part's lock since _pass_fence: the fence still names this deployment.
+    client().set(_fence_key(order.key, order.host), f"{order.deployment}:done", ex=FENCE_TTL)
 
 
 class _Clock:

@@ -21,8 +21,8 @@ from collections.abc import Iterable
 from lab import wire
 from worker.engine import Engine
 from worker.hosts import Identity
-from worker.locks import LabLock, LockBusy, client
-from worker.orchestrate import FENCE_PREFIX
+from worker.locks import LabLock, LockBusy
+from worker.orchestrate import fence
 
 logger = logging.getLogger(__name__)
 
@@ -31,11 +31,6 @@ def _sweep_filter() -> re.Pattern[str] | None:
     # Tests share the machine with other sessions: they restrict sweeping to their keys.
     pattern = os.environ.get("TOPOLAB_SWEEP_KEYS")
     return re.compile(pattern) if pattern else None
-
-
-def _fence(key: str, host: str) -> int:
-    value = client().get(f"{FENCE_PREFIX}{key}@{host}")
-    return int(value.decode().partition(":")[0]) if value is not None else 0
 
 
 def sweep_orphans(
@@ -58,7 +53,7 @@ def sweep_orphans(
             continue
         try:
             with LabLock(f"{key}@{me.name}", f"sweep:{me.name}"):
-                if _fence(key, me.name) > newest:
+                if fence(key, me.name)[0] > newest:
                     continue
                 engine.destroy(key)
             removed.append(key)

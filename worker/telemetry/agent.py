@@ -34,6 +34,7 @@ import redis
 from lab import wire
 from lab.topology import naming
 from worker import sandbox
+from worker.locks import redis_url as default_redis_url
 from worker.telemetry import rpc
 from worker.telemetry.capture import CaptureManager, CaptureSpec
 from worker.telemetry.console import Console, ConsoleError, ConsoleRegistry, ConsoleSpec, limit
@@ -126,11 +127,6 @@ def _default_discover() -> Mapping[str, list[str]]:
     from worker import engine
 
     return engine.labs_present()
-
-
-def default_redis_url() -> str:
-    """The Redis this lab host speaks to (``TOPOLAB_REDIS_URL``)."""
-    return os.environ.get("TOPOLAB_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
 _sender: EventSender | None = None
